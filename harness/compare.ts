@@ -1,0 +1,125 @@
+// The tolerance model (DESIGN.md rule 5). A float32 result of n roundings over terms t_i is within
+// gamma_n * sum|t_i| of the exact value (Higham), gamma_n = n*u / (1 - n*u), u = 2^-24. Two float32
+// results may differ by the sum of their bounds. Non-finite values compare exactly.
+import type { Reference } from './oracles/reference64.ts';
+import { unravel } from './tensor.ts';
+
+export const UNIT_ROUNDOFF_F32 = 2 ** -24;
+const UNIT_ROUNDOFF_F64 = 2 ** -53;
+/** Gradual underflow: each rounding may also lose up to half the smallest subnormal. */
+const UNDERFLOW_F32 = 2 ** -150;
+
+export function gamma(n: number, u = UNIT_ROUNDOFF_F32): number {
+  const nu = n * u;
+  return nu >= 1 ? Number.POSITIVE_INFINITY : nu / (1 - nu);
+}
+
+/**
+ * Per-element error budget of comparing `float32Results` float32 computations (1 against the
+ * reference, 2 between two engines) of the reference's values, scaled by `factor`.
+ */
+export function budgets(ref: Reference, float32Results: 1 | 2, factor = 1): Float64Array {
+  const out = new Float64Array(ref.value.length);
+  for (let i = 0; i < out.length; i++) {
+    const n = ref.rounds[i];
+    const one = gamma(n) * ref.absSum[i] + n * UNDERFLOW_F32;
+    out[i] = factor * (float32Results * one + gamma(n, UNIT_ROUNDOFF_F64) * ref.absSum[i]);
+  }
+  return out;
+}
+
+/** Distance in float32 units in the last place (0 for equal, Infinity when either is NaN). */
+export function ulpDistance(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.POSITIVE_INFINITY;
+  const ordered = (v: number): number => {
+    const bits = new Int32Array(Float32Array.of(v).buffer)[0];
+    return bits < 0 ? -2147483648 - bits : bits;
+  };
+  return Math.abs(ordered(a) - ordered(b));
+}
+
+export interface Mismatch {
+  index: number;
+  /** Element coordinates, e.g. (n, c, y, x) for activations. */
+  coord: number[];
+  got: number;
+  want: number;
+  error: number;
+  budget: number;
+  /** error / budget: above 1 fails. */
+  ratio: number;
+  ulps: number;
+}
+
+export interface TensorComparison {
+  ok: boolean;
+  elements: number;
+  failures: number;
+  /** Largest error / budget over the finite elements (0 when all are exact). */
+  maxRatio: number;
+  maxUlps: number;
+  /** The worst few failing elements, worst first. */
+  mismatches: Mismatch[];
+  /** A shape mismatch or missing output, when the comparison could not be made element-wise. */
+  problem?: string;
+}
+
+const KEEP_MISMATCHES = 5;
+
+/** Compares `got` with `want` element-wise under per-element budgets (a number = the same for all). */
+export function compareTensor(
+  got: { shape: readonly number[]; data: ArrayLike<number> },
+  want: { shape: readonly number[]; data: ArrayLike<number> },
+  budget: Float64Array | number,
+): TensorComparison {
+  const sameShape = got.shape.length === want.shape.length && got.shape.every((v, i) => v === want.shape[i]);
+  if (!sameShape || got.data.length !== want.data.length) {
+    return {
+      ok: false, elements: want.data.length, failures: want.data.length, maxRatio: Number.POSITIVE_INFINITY,
+      maxUlps: Number.POSITIVE_INFINITY, mismatches: [],
+      problem: `shape [${got.shape.join(',')}] (${got.data.length} values), want [${want.shape.join(',')}]`,
+    };
+  }
+  let failures = 0, maxRatio = 0, maxUlps = 0;
+  const worst: Mismatch[] = [];
+  for (let i = 0; i < want.data.length; i++) {
+    const g = got.data[i];
+    const w = want.data[i];
+    const w32 = Math.fround(w);
+    const b = typeof budget === 'number' ? budget : budget[i];
+    let error: number, ratio: number;
+    if (!Number.isFinite(g) || !Number.isFinite(w32)) {
+      // NaN only matches NaN; an infinity only matches the same infinity.
+      const same = Number.isNaN(g) ? Number.isNaN(w32) : g === w32;
+      error = same ? 0 : Number.POSITIVE_INFINITY;
+      ratio = same ? 0 : Number.POSITIVE_INFINITY;
+    } else {
+      error = Math.abs(g - w);
+      ratio = error === 0 ? 0 : error / b;
+    }
+    const ulps = Number.isNaN(g) && Number.isNaN(w32) ? 0 : ulpDistance(g, w32);
+    if (ratio > maxRatio) maxRatio = ratio;
+    if (ulps > maxUlps) maxUlps = ulps;
+    if (ratio > 1) {
+      failures++;
+      worst.push({ index: i, coord: unravel(i, want.shape), got: g, want: w, error, budget: b, ratio, ulps });
+      if (worst.length > 4 * KEEP_MISMATCHES) { worst.sort((a, c) => c.ratio - a.ratio); worst.length = KEEP_MISMATCHES; }
+    }
+  }
+  worst.sort((a, c) => c.ratio - a.ratio);
+  return { ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: worst.slice(0, KEEP_MISMATCHES) };
+}
+
+/** Axis names of a tensor role, for naming an element: (n, c, y, x), (o, i, ky, kx), (o). */
+export function axisNames(tensor: string, rank: number): string[] {
+  if (tensor === 'dw' || tensor === 'w') return ['o', 'i', 'ky', 'kx'];
+  if (tensor === 'db' || tensor === 'bias') return ['o'];
+  return rank === 4 ? ['n', 'c', 'y', 'x'] : Array.from({ length: rank }, (_, i) => `d${i}`);
+}
+
+export function formatMismatch(tensor: string, m: Mismatch): string {
+  const names = axisNames(tensor, m.coord.length);
+  const at = `(${names.join(', ')}) = (${m.coord.join(', ')})`;
+  return `${tensor}${at}: got ${m.got}, want ${m.want}, error ${m.error.toExponential(3)}, ` +
+    `budget ${m.budget.toExponential(3)} (${Number.isFinite(m.ratio) ? m.ratio.toFixed(2) : 'inf'}x), ${m.ulps} ulp`;
+}

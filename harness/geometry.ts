@@ -1,0 +1,220 @@
+// All conv/pool shape arithmetic lives here (DESIGN.md rule 1). Every kernel, oracle adapter,
+// tolerance rule and report reads the records built by conv2dGeometry / pool2dGeometry.
+
+export type Padding = 'VALID' | 'SAME_UPPER' | 'SAME_LOWER' | readonly [number, number, number, number];
+
+export interface Conv2dGeometry {
+  batch: number; inChannels: number; outChannels: number; groups: number;
+  inHeight: number; inWidth: number; outHeight: number; outWidth: number;
+  kernelHeight: number; kernelWidth: number;
+  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+  padTop: number; padLeft: number; padBottom: number; padRight: number;
+  /** (kernel - 1) * dilation + 1: the rows/columns one window spans. */
+  effectiveKernelHeight: number; effectiveKernelWidth: number;
+  /** Multiply-adds counted as 2 FLOPs; backward = dx + dw (+ db). */
+  forwardFlops: number; backwardFlops: number;
+  /** float32 bytes read and written by one forward call (x, w, bias, y). */
+  forwardBytes: number;
+}
+
+export interface Pool2dGeometry {
+  batch: number; channels: number;
+  inHeight: number; inWidth: number; outHeight: number; outWidth: number;
+  kernelHeight: number; kernelWidth: number;
+  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+  padTop: number; padLeft: number; padBottom: number; padRight: number;
+  /** Average pooling: explicit padding counts in the divisor (ceil-mode overhang never does). */
+  countIncludePad: boolean;
+  /** Max pooling: a NaN in a window makes the output NaN (true) or is skipped (false). */
+  propagateNan: boolean;
+  effectiveKernelHeight: number; effectiveKernelWidth: number;
+  /** One comparison or addition per window tap. */
+  forwardFlops: number;
+  /** float32 bytes read and written by one forward call (x, y). */
+  forwardBytes: number;
+}
+
+export interface ConvAttributes {
+  strides?: readonly [number, number];
+  dilations?: readonly [number, number];
+  padding?: Padding;
+  groups?: number;
+}
+
+export interface PoolAttributes {
+  kernel: readonly [number, number];
+  strides?: readonly [number, number];
+  dilations?: readonly [number, number];
+  padding?: Padding;
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+  propagateNan?: boolean;
+}
+
+/** Impossible geometry. `field` names the attribute at fault, so loaders can point at its line. */
+export class GeometryError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = 'GeometryError';
+  }
+}
+
+interface Axis { pad0: number; pad1: number; out: number; effectiveKernel: number }
+
+/** One spatial axis: resolve the padding and the output size. `name` is 'height' or 'width'. */
+function resolveAxis(
+  name: string, input: number, kernel: number, stride: number, dilation: number,
+  padding: Padding, explicit: readonly [number, number], ceilMode: boolean,
+): Axis {
+  for (const [field, v, min] of [['kernel', kernel, 1], ['strides', stride, 1], ['dilations', dilation, 1]] as const) {
+    if (!Number.isInteger(v) || v < min) throw new GeometryError(field, `${field} ${name} must be an integer >= ${min}, got ${v}`);
+  }
+  const effectiveKernel = (kernel - 1) * dilation + 1;
+  if (padding === 'SAME_UPPER' || padding === 'SAME_LOWER') {
+    const out = Math.ceil(input / stride);
+    const total = Math.max((out - 1) * stride + effectiveKernel - input, 0);
+    const small = Math.floor(total / 2);
+    const [pad0, pad1] = padding === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+    return { pad0, pad1, out, effectiveKernel };
+  }
+  const [pad0, pad1] = padding === 'VALID' ? [0, 0] : explicit;
+  if (!Number.isInteger(pad0) || !Number.isInteger(pad1) || pad0 < 0 || pad1 < 0) {
+    throw new GeometryError('padding', `padding ${name} must be integers >= 0, got [${pad0}, ${pad1}]`);
+  }
+  const span = input + pad0 + pad1 - effectiveKernel;
+  if (span < 0) {
+    throw new GeometryError('padding', `${name}: the kernel extent ${effectiveKernel} (kernel ${kernel}, dilation ${dilation}) ` +
+      `is larger than the padded input ${input + pad0 + pad1}; the output would be empty`);
+  }
+  let out = (ceilMode ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
+  // Ceil mode: a window that would start inside the end padding is not produced.
+  if (ceilMode && (out - 1) * stride >= input + pad0) out -= 1;
+  return { pad0, pad1, out, effectiveKernel };
+}
+
+function explicitPads(padding: Padding | undefined): { top: [number, number]; left: [number, number] } {
+  if (Array.isArray(padding)) {
+    const [t, l, b, r] = padding as readonly number[];
+    return { top: [t, b], left: [l, r] };
+  }
+  return { top: [0, 0], left: [0, 0] };
+}
+
+function checkPositive(field: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new GeometryError(field, `${field} must be an integer >= 1, got ${value}`);
+}
+
+/**
+ * Conv geometry from NCHW input shape [N, C, H, W] and OIHW weight shape [O, C/groups, kH, kW].
+ */
+export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], attrs: ConvAttributes): Conv2dGeometry {
+  if (xShape.length !== 4) throw new GeometryError('x', `x must have rank 4, got shape [${xShape.join(', ')}]`);
+  if (wShape.length !== 4) throw new GeometryError('w', `w must have rank 4, got shape [${wShape.join(', ')}]`);
+  const [batch, inChannels, inHeight, inWidth] = xShape;
+  const [outChannels, channelsPerGroup, kernelHeight, kernelWidth] = wShape;
+  const groups = attrs.groups ?? 1;
+  checkPositive('groups', groups);
+  for (const [f, v] of [['x', batch], ['x', inChannels], ['x', inHeight], ['x', inWidth], ['w', outChannels], ['w', channelsPerGroup]] as const) {
+    checkPositive(f, v);
+  }
+  if (inChannels % groups !== 0) throw new GeometryError('groups', `groups ${groups} does not divide the ${inChannels} input channels`);
+  if (outChannels % groups !== 0) throw new GeometryError('groups', `groups ${groups} does not divide the ${outChannels} output channels`);
+  if (channelsPerGroup !== inChannels / groups) {
+    throw new GeometryError('w', `w has ${channelsPerGroup} input channels per group; ${inChannels} channels / ${groups} groups = ${inChannels / groups}`);
+  }
+  const [sH, sW] = attrs.strides ?? [1, 1];
+  const [dH, dW] = attrs.dilations ?? [1, 1];
+  const padding = attrs.padding ?? 'VALID';
+  const pads = explicitPads(padding);
+  const h = resolveAxis('height', inHeight, kernelHeight, sH, dH, padding, pads.top, false);
+  const w = resolveAxis('width', inWidth, kernelWidth, sW, dW, padding, pads.left, false);
+  const macs = batch * outChannels * h.out * w.out * channelsPerGroup * kernelHeight * kernelWidth;
+  const outputs = batch * outChannels * h.out * w.out;
+  return {
+    batch, inChannels, outChannels, groups, inHeight, inWidth, outHeight: h.out, outWidth: w.out,
+    kernelHeight, kernelWidth, strideHeight: sH, strideWidth: sW, dilationHeight: dH, dilationWidth: dW,
+    padTop: h.pad0, padLeft: w.pad0, padBottom: h.pad1, padRight: w.pad1,
+    effectiveKernelHeight: h.effectiveKernel, effectiveKernelWidth: w.effectiveKernel,
+    forwardFlops: 2 * macs + outputs,
+    backwardFlops: 4 * macs + outputs,
+    forwardBytes: 4 * (batch * inChannels * inHeight * inWidth + outChannels * channelsPerGroup * kernelHeight * kernelWidth + outChannels + outputs),
+  };
+}
+
+/** True when some tap t*dilation of a window starting at `start` lands in [0, size). */
+function windowTouchesInput(start: number, kernel: number, dilation: number, size: number): boolean {
+  for (let t = 0; t < kernel; t++) {
+    const i = start + t * dilation;
+    if (i >= 0 && i < size) return true;
+  }
+  return false;
+}
+
+/** Pool geometry from NCHW input shape [N, C, H, W]. */
+export function pool2dGeometry(xShape: readonly number[], attrs: PoolAttributes): Pool2dGeometry {
+  if (xShape.length !== 4) throw new GeometryError('x', `x must have rank 4, got shape [${xShape.join(', ')}]`);
+  const [batch, channels, inHeight, inWidth] = xShape;
+  for (const v of xShape) checkPositive('x', v);
+  const [kernelHeight, kernelWidth] = attrs.kernel;
+  const [sH, sW] = attrs.strides ?? [1, 1];
+  const [dH, dW] = attrs.dilations ?? [1, 1];
+  const padding = attrs.padding ?? 'VALID';
+  const ceilMode = attrs.ceilMode ?? false;
+  const pads = explicitPads(padding);
+  const h = resolveAxis('height', inHeight, kernelHeight, sH, dH, padding, pads.top, ceilMode);
+  const w = resolveAxis('width', inWidth, kernelWidth, sW, dW, padding, pads.left, ceilMode);
+  for (const [name, axis] of [['height', h], ['width', w]] as const) {
+    if (axis.pad0 >= axis.effectiveKernel || axis.pad1 >= axis.effectiveKernel) {
+      throw new GeometryError('padding', `${name}: pooling pads [${axis.pad0}, ${axis.pad1}] must be smaller than the kernel extent ${axis.effectiveKernel}`);
+    }
+  }
+  const axes = [['height', h, inHeight, kernelHeight, sH, dH], ['width', w, inWidth, kernelWidth, sW, dW]] as const;
+  for (const [name, axis, size, k, s, d] of axes) {
+    for (let o = 0; o < axis.out; o++) {
+      if (!windowTouchesInput(o * s - axis.pad0, k, d, size)) {
+        throw new GeometryError('padding', `${name}: window ${o} (rows ${o * s - axis.pad0}..${o * s - axis.pad0 + axis.effectiveKernel - 1}, dilation ${d}) lies entirely in padding`);
+      }
+    }
+  }
+  const outputs = batch * channels * h.out * w.out;
+  return {
+    batch, channels, inHeight, inWidth, outHeight: h.out, outWidth: w.out,
+    kernelHeight, kernelWidth, strideHeight: sH, strideWidth: sW, dilationHeight: dH, dilationWidth: dW,
+    padTop: h.pad0, padLeft: w.pad0, padBottom: h.pad1, padRight: w.pad1,
+    countIncludePad: attrs.countIncludePad ?? false,
+    propagateNan: attrs.propagateNan ?? true,
+    effectiveKernelHeight: h.effectiveKernel, effectiveKernelWidth: w.effectiveKernel,
+    forwardFlops: outputs * kernelHeight * kernelWidth,
+    forwardBytes: 4 * (batch * channels * inHeight * inWidth + outputs),
+  };
+}
+
+/**
+ * Divisor of an average-pooling window whose taps start at (y0, x0): taps inside the input,
+ * or with countIncludePad, taps inside the explicitly padded input (never ceil-mode overhang).
+ */
+export function avgPoolDivisor(g: Pool2dGeometry, y0: number, x0: number): number {
+  const lowY = g.countIncludePad ? -g.padTop : 0;
+  const highY = g.countIncludePad ? g.inHeight + g.padBottom : g.inHeight;
+  const lowX = g.countIncludePad ? -g.padLeft : 0;
+  const highX = g.countIncludePad ? g.inWidth + g.padRight : g.inWidth;
+  let rows = 0;
+  for (let ky = 0; ky < g.kernelHeight; ky++) {
+    const y = y0 + ky * g.dilationHeight;
+    if (y >= lowY && y < highY) rows++;
+  }
+  let cols = 0;
+  for (let kx = 0; kx < g.kernelWidth; kx++) {
+    const x = x0 + kx * g.dilationWidth;
+    if (x >= lowX && x < highX) cols++;
+  }
+  return rows * cols;
+}
+
+export function convOutputShape(g: Conv2dGeometry): [number, number, number, number] {
+  return [g.batch, g.outChannels, g.outHeight, g.outWidth];
+}
+
+export function poolOutputShape(g: Pool2dGeometry): [number, number, number, number] {
+  return [g.batch, g.channels, g.outHeight, g.outWidth];
+}

@@ -1,0 +1,207 @@
+// reference64: the arbiter. Naive gather loops in float64 over the float32 inputs, written per
+// output element (unlike the scatter-style `naive` kernels, so the two are independent). Besides
+// each value it yields what the tolerance model needs: sum |terms| and the rounding count n of gamma_n.
+import { avgPoolDivisor, type Conv2dGeometry, type Pool2dGeometry } from '../geometry.ts';
+import type { Tensor } from '../tensor.ts';
+
+/** One reference tensor: exact-ish values plus, per element, sum |term| and the rounding count. */
+export interface Reference {
+  shape: number[];
+  value: Float64Array;
+  absSum: Float64Array;
+  rounds: Uint32Array;
+}
+
+function reference(shape: number[]): Reference {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { shape, value: new Float64Array(n), absSum: new Float64Array(n), rounds: new Uint32Array(n) };
+}
+
+function convIndexers(g: Conv2dGeometry) {
+  const cg = g.inChannels / g.groups;
+  const og = g.outChannels / g.groups;
+  return {
+    cg, og,
+    xAt: (n: number, c: number, y: number, x: number) => ((n * g.inChannels + c) * g.inHeight + y) * g.inWidth + x,
+    wAt: (o: number, c: number, ky: number, kx: number) => ((o * cg + c) * g.kernelHeight + ky) * g.kernelWidth + kx,
+    yAt: (n: number, o: number, y: number, x: number) => ((n * g.outChannels + o) * g.outHeight + y) * g.outWidth + x,
+  };
+}
+
+export function conv2dForward64(x: Tensor, w: Tensor, bias: Tensor | undefined, g: Conv2dGeometry): Reference {
+  const r = reference([g.batch, g.outChannels, g.outHeight, g.outWidth]);
+  const { cg, og, xAt, wAt, yAt } = convIndexers(g);
+  for (let n = 0; n < g.batch; n++)
+    for (let o = 0; o < g.outChannels; o++)
+      for (let oy = 0; oy < g.outHeight; oy++)
+        for (let ox = 0; ox < g.outWidth; ox++) {
+          let sum = 0, abs = 0, terms = 0;
+          for (let c = 0; c < cg; c++)
+            for (let ky = 0; ky < g.kernelHeight; ky++)
+              for (let kx = 0; kx < g.kernelWidth; kx++) {
+                const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
+                const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
+                if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) continue;
+                const p = x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)] * w.data[wAt(o, c, ky, kx)];
+                sum += p; abs += Math.abs(p); terms++;
+              }
+          if (bias) { sum += bias.data[o]; abs += Math.abs(bias.data[o]); terms++; }
+          const i = yAt(n, o, oy, ox);
+          r.value[i] = sum; r.absSum[i] = abs; r.rounds[i] = terms;
+        }
+  return r;
+}
+
+/** Input offset along one axis that output index `o` reads with tap `k`, or -1 when it is padding. */
+function source(o: number, k: number, stride: number, pad: number, dilation: number, size: number): number {
+  const i = o * stride - pad + k * dilation;
+  return i >= 0 && i < size ? i : -1;
+}
+
+/** Output index along one axis whose tap `k` reads input index `i`, or -1 when none does. */
+function target(i: number, k: number, stride: number, pad: number, dilation: number, outSize: number): number {
+  const t = i + pad - k * dilation;
+  if (t < 0 || t % stride !== 0) return -1;
+  const o = t / stride;
+  return o < outSize ? o : -1;
+}
+
+export function conv2dBackward64(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeometry): { dx: Reference; dw: Reference; db: Reference } {
+  const { cg, og, xAt, wAt, yAt } = convIndexers(g);
+  const dx = reference([g.batch, g.inChannels, g.inHeight, g.inWidth]);
+  for (let n = 0; n < g.batch; n++)
+    for (let c = 0; c < g.inChannels; c++) {
+      const group = Math.floor(c / cg);
+      for (let iy = 0; iy < g.inHeight; iy++)
+        for (let ix = 0; ix < g.inWidth; ix++) {
+          let sum = 0, abs = 0, terms = 0;
+          for (let o = group * og; o < (group + 1) * og; o++)
+            for (let ky = 0; ky < g.kernelHeight; ky++) {
+              const oy = target(iy, ky, g.strideHeight, g.padTop, g.dilationHeight, g.outHeight);
+              if (oy < 0) continue;
+              for (let kx = 0; kx < g.kernelWidth; kx++) {
+                const ox = target(ix, kx, g.strideWidth, g.padLeft, g.dilationWidth, g.outWidth);
+                if (ox < 0) continue;
+                const p = dy.data[yAt(n, o, oy, ox)] * w.data[wAt(o, c - group * cg, ky, kx)];
+                sum += p; abs += Math.abs(p); terms++;
+              }
+            }
+          const i = xAt(n, c, iy, ix);
+          dx.value[i] = sum; dx.absSum[i] = abs; dx.rounds[i] = terms;
+        }
+    }
+  const dw = reference([...w.shape]);
+  for (let o = 0; o < g.outChannels; o++)
+    for (let c = 0; c < cg; c++)
+      for (let ky = 0; ky < g.kernelHeight; ky++)
+        for (let kx = 0; kx < g.kernelWidth; kx++) {
+          let sum = 0, abs = 0, terms = 0;
+          for (let n = 0; n < g.batch; n++)
+            for (let oy = 0; oy < g.outHeight; oy++) {
+              const iy = source(oy, ky, g.strideHeight, g.padTop, g.dilationHeight, g.inHeight);
+              if (iy < 0) continue;
+              for (let ox = 0; ox < g.outWidth; ox++) {
+                const ix = source(ox, kx, g.strideWidth, g.padLeft, g.dilationWidth, g.inWidth);
+                if (ix < 0) continue;
+                const p = dy.data[yAt(n, o, oy, ox)] * x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)];
+                sum += p; abs += Math.abs(p); terms++;
+              }
+            }
+          const i = wAt(o, c, ky, kx);
+          dw.value[i] = sum; dw.absSum[i] = abs; dw.rounds[i] = terms;
+        }
+  const db = reference([g.outChannels]);
+  for (let o = 0; o < g.outChannels; o++) {
+    let sum = 0, abs = 0;
+    for (let n = 0; n < g.batch; n++)
+      for (let p = 0; p < g.outHeight * g.outWidth; p++) {
+        const v = dy.data[yAt(n, o, 0, 0) + p];
+        sum += v; abs += Math.abs(v);
+      }
+    db.value[o] = sum; db.absSum[o] = abs; db.rounds[o] = g.batch * g.outHeight * g.outWidth - 1;
+  }
+  return { dx, dw, db };
+}
+
+/** In-bounds taps of the window of output (oy, ox), as flat offsets within one channel plane. */
+function windowTaps(g: Pool2dGeometry, oy: number, ox: number): number[] {
+  const taps: number[] = [];
+  for (let ky = 0; ky < g.kernelHeight; ky++) {
+    const iy = source(oy, ky, g.strideHeight, g.padTop, g.dilationHeight, g.inHeight);
+    if (iy < 0) continue;
+    for (let kx = 0; kx < g.kernelWidth; kx++) {
+      const ix = source(ox, kx, g.strideWidth, g.padLeft, g.dilationWidth, g.inWidth);
+      if (ix >= 0) taps.push(iy * g.inWidth + ix);
+    }
+  }
+  return taps;
+}
+
+/**
+ * Which tap of a window is its maximum: the first NaN when NaN propagates; otherwise the first
+ * tap whose value no other non-NaN tap exceeds; an all-NaN window gives its first tap.
+ */
+function maxTap(values: Float32Array, plane: number, taps: number[], propagateNan: boolean): number {
+  const finiteOrInf = taps.filter((t) => !Number.isNaN(values[plane + t]));
+  if (finiteOrInf.length < taps.length && (propagateNan || finiteOrInf.length === 0)) {
+    return taps.find((t) => Number.isNaN(values[plane + t])) as number;
+  }
+  const max = Math.max(...finiteOrInf.map((t) => values[plane + t]));
+  return finiteOrInf.find((t) => values[plane + t] === max) as number;
+}
+
+/** Visits every (plane, output offset, window taps) of a pooling geometry. */
+function forEachWindow(g: Pool2dGeometry, visit: (plane: number, out: number, oy: number, ox: number, taps: number[]) => void): void {
+  const planeSize = g.inHeight * g.inWidth;
+  const tapsOf: number[][] = [];
+  for (let oy = 0; oy < g.outHeight; oy++)
+    for (let ox = 0; ox < g.outWidth; ox++) tapsOf.push(windowTaps(g, oy, ox));
+  let out = 0;
+  for (let nc = 0; nc < g.batch * g.channels; nc++)
+    for (let oy = 0; oy < g.outHeight; oy++)
+      for (let ox = 0; ox < g.outWidth; ox++, out++) visit(nc * planeSize, out, oy, ox, tapsOf[oy * g.outWidth + ox]);
+}
+
+export function maxPool2dForward64(x: Tensor, g: Pool2dGeometry): Reference {
+  const r = reference([g.batch, g.channels, g.outHeight, g.outWidth]);
+  forEachWindow(g, (plane, out, _oy, _ox, taps) => {
+    const v = x.data[plane + maxTap(x.data, plane, taps, g.propagateNan)];
+    r.value[out] = v; r.absSum[out] = Math.abs(v); r.rounds[out] = 0; // a maximum is exact
+  });
+  return r;
+}
+
+export function maxPool2dBackward64(x: Tensor, dy: Tensor, g: Pool2dGeometry): Reference {
+  const r = reference([...x.shape]);
+  const hits = new Uint32Array(x.data.length);
+  forEachWindow(g, (plane, out, _oy, _ox, taps) => {
+    const i = plane + maxTap(x.data, plane, taps, g.propagateNan);
+    r.value[i] += dy.data[out]; r.absSum[i] += Math.abs(dy.data[out]); hits[i]++;
+  });
+  for (let i = 0; i < hits.length; i++) r.rounds[i] = Math.max(hits[i] - 1, 0);
+  return r;
+}
+
+function divisorAt(g: Pool2dGeometry, oy: number, ox: number): number {
+  return avgPoolDivisor(g, oy * g.strideHeight - g.padTop, ox * g.strideWidth - g.padLeft);
+}
+
+export function avgPool2dForward64(x: Tensor, g: Pool2dGeometry): Reference {
+  const r = reference([g.batch, g.channels, g.outHeight, g.outWidth]);
+  forEachWindow(g, (plane, out, oy, ox, taps) => {
+    const d = divisorAt(g, oy, ox);
+    let sum = 0, abs = 0;
+    for (const t of taps) { sum += x.data[plane + t]; abs += Math.abs(x.data[plane + t]); }
+    r.value[out] = sum / d; r.absSum[out] = abs / d; r.rounds[out] = taps.length; // (taps - 1) adds + 1 divide
+  });
+  return r;
+}
+
+export function avgPool2dBackward64(x: Tensor, dy: Tensor, g: Pool2dGeometry): Reference {
+  const r = reference([...x.shape]);
+  forEachWindow(g, (plane, out, oy, ox, taps) => {
+    const share = dy.data[out] / divisorAt(g, oy, ox);
+    for (const t of taps) { r.value[plane + t] += share; r.absSum[plane + t] += Math.abs(share); r.rounds[plane + t]++; }
+  });
+  return r;
+}
