@@ -11,9 +11,9 @@ export interface Conv2dGeometry {
   padTop: number; padLeft: number; padBottom: number; padRight: number;
   /** (kernel - 1) * dilation + 1: the rows/columns one window spans. */
   effectiveKernelHeight: number; effectiveKernelWidth: number;
-  /** Multiply-adds counted as 2 FLOPs; backward = dx + dw (+ db). */
+  /** Multiply-adds counted as 2 FLOPs (bias adds not counted); backward = dx + dw. */
   forwardFlops: number; backwardFlops: number;
-  /** float32 bytes read and written by one forward call (x, w, bias, y). */
+  /** float32 bytes read and written by one forward call (x, w, y; bias not counted). */
   forwardBytes: number;
 }
 
@@ -28,7 +28,7 @@ export interface Pool2dGeometry {
   /** Max pooling: a NaN in a window makes the output NaN (true) or is skipped (false). */
   propagateNan: boolean;
   effectiveKernelHeight: number; effectiveKernelWidth: number;
-  /** One comparison or addition per window tap. */
+  /** One comparison or addition per window tap (padding taps included). */
   forwardFlops: number;
   /** float32 bytes read and written by one forward call (x, y). */
   forwardBytes: number;
@@ -92,12 +92,14 @@ function resolveAxis(
   return { pad0, pad1, out, effectiveKernel };
 }
 
-function explicitPads(padding: Padding | undefined): { top: [number, number]; left: [number, number] } {
+/** Explicit [top, left, bottom, right] pads as per-axis pairs: height [top, bottom], width [left, right]. */
+function explicitPads(padding: Padding | undefined): { height: [number, number]; width: [number, number] } {
   if (Array.isArray(padding)) {
+    if (padding.length !== 4) throw new GeometryError('padding', `explicit padding must be [top, left, bottom, right], got [${padding.join(', ')}]`);
     const [t, l, b, r] = padding as readonly number[];
-    return { top: [t, b], left: [l, r] };
+    return { height: [t, b], width: [l, r] };
   }
-  return { top: [0, 0], left: [0, 0] };
+  return { height: [0, 0], width: [0, 0] };
 }
 
 function checkPositive(field: string, value: number): void {
@@ -126,18 +128,17 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   const [dH, dW] = attrs.dilations ?? [1, 1];
   const padding = attrs.padding ?? 'VALID';
   const pads = explicitPads(padding);
-  const h = resolveAxis('height', inHeight, kernelHeight, sH, dH, padding, pads.top, false);
-  const w = resolveAxis('width', inWidth, kernelWidth, sW, dW, padding, pads.left, false);
+  const h = resolveAxis('height', inHeight, kernelHeight, sH, dH, padding, pads.height, false);
+  const w = resolveAxis('width', inWidth, kernelWidth, sW, dW, padding, pads.width, false);
   const macs = batch * outChannels * h.out * w.out * channelsPerGroup * kernelHeight * kernelWidth;
-  const outputs = batch * outChannels * h.out * w.out;
   return {
     batch, inChannels, outChannels, groups, inHeight, inWidth, outHeight: h.out, outWidth: w.out,
     kernelHeight, kernelWidth, strideHeight: sH, strideWidth: sW, dilationHeight: dH, dilationWidth: dW,
     padTop: h.pad0, padLeft: w.pad0, padBottom: h.pad1, padRight: w.pad1,
     effectiveKernelHeight: h.effectiveKernel, effectiveKernelWidth: w.effectiveKernel,
-    forwardFlops: 2 * macs + outputs,
-    backwardFlops: 4 * macs + outputs,
-    forwardBytes: 4 * (batch * inChannels * inHeight * inWidth + outChannels * channelsPerGroup * kernelHeight * kernelWidth + outChannels + outputs),
+    forwardFlops: 2 * macs,
+    backwardFlops: 4 * macs,
+    forwardBytes: 4 * (batch * inChannels * inHeight * inWidth + outChannels * channelsPerGroup * kernelHeight * kernelWidth + batch * outChannels * h.out * w.out),
   };
 }
 
@@ -155,14 +156,15 @@ export function pool2dGeometry(xShape: readonly number[], attrs: PoolAttributes)
   if (xShape.length !== 4) throw new GeometryError('x', `x must have rank 4, got shape [${xShape.join(', ')}]`);
   const [batch, channels, inHeight, inWidth] = xShape;
   for (const v of xShape) checkPositive('x', v);
+  if (attrs.kernel.length !== 2) throw new GeometryError('kernel', `kernel must be [height, width], got [${attrs.kernel.join(', ')}]`);
   const [kernelHeight, kernelWidth] = attrs.kernel;
   const [sH, sW] = attrs.strides ?? [1, 1];
   const [dH, dW] = attrs.dilations ?? [1, 1];
   const padding = attrs.padding ?? 'VALID';
   const ceilMode = attrs.ceilMode ?? false;
   const pads = explicitPads(padding);
-  const h = resolveAxis('height', inHeight, kernelHeight, sH, dH, padding, pads.top, ceilMode);
-  const w = resolveAxis('width', inWidth, kernelWidth, sW, dW, padding, pads.left, ceilMode);
+  const h = resolveAxis('height', inHeight, kernelHeight, sH, dH, padding, pads.height, ceilMode);
+  const w = resolveAxis('width', inWidth, kernelWidth, sW, dW, padding, pads.width, ceilMode);
   for (const [name, axis] of [['height', h], ['width', w]] as const) {
     if (axis.pad0 >= axis.effectiveKernel || axis.pad1 >= axis.effectiveKernel) {
       throw new GeometryError('padding', `${name}: pooling pads [${axis.pad0}, ${axis.pad1}] must be smaller than the kernel extent ${axis.effectiveKernel}`);
