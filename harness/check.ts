@@ -3,7 +3,7 @@
 import { type Case, hasBackward, hasForward, type OutputName } from './cases/load.ts';
 import { budgets, compareTensor, formatMismatch, type TensorComparison } from './compare.ts';
 import type { Implementation } from './implementation.ts';
-import { type Computation, OUTPUTS, type Outputs, prepare } from './invoke.ts';
+import { type Computation, OUTPUTS, type Outputs, type Prepared, prepare } from './invoke.ts';
 import {
   avgPool2dBackward64, avgPool2dForward64, conv2dBackward64, conv2dForward64, maxPool2dBackward64,
   maxPool2dForward64, type Reference,
@@ -26,51 +26,73 @@ export function computationsOf(c: Case): Computation[] {
   return [...(hasForward(c) ? ['forward' as const] : []), ...(hasBackward(c) ? ['backward' as const] : [])];
 }
 
-export interface TensorCheck { tensor: OutputName; against: 'expected' | 'reference64'; comparison: TensorComparison }
+/** What a result was compared with: the case's exact values, reference64, or an engine by name. */
+export interface TensorCheck { tensor: OutputName; against: string; comparison: TensorComparison }
 
-interface ResultBase { caseId: string; implementation: string; computation: Computation }
+/** Another engine's outputs to compare with: two float32 results, so twice the budget. */
+export interface Opponent { name: string; outputs: Outputs }
+
+export type SubjectKind = 'implementation' | 'oracle';
+interface ResultBase { caseId: string; subject: string; kind: SubjectKind; computation: Computation }
 export type CheckResult =
   | (ResultBase & { state: 'passed' | 'failed'; checks: TensorCheck[] })
-  | (ResultBase & { state: 'skipped'; reason: string })
+  | (ResultBase & { state: 'skipped' | 'n/a'; reason: string })
   | (ResultBase & { state: 'errored'; error: string });
 
-/** Compares named outputs with the case's expected values (exactly) and the references (tolerance). */
-export function checkOutputs(c: Case, computation: Computation, got: Outputs, refs: References): TensorCheck[] {
+const EMPTY = { shape: [], data: new Float32Array(0) };
+
+/**
+ * Compares named outputs with the case's expected values (exactly), the references (tolerance,
+ * one float32 result) and each opponent engine (tolerance, two float32 results).
+ */
+export function checkOutputs(c: Case, computation: Computation, got: Outputs, refs: References, opponents: Opponent[] = []): TensorCheck[] {
   const checks: TensorCheck[] = [];
   for (const name of OUTPUTS[computation][c.op]) {
-    const out = got[name] ?? { shape: [], data: new Float32Array(0) };
+    const out = got[name] ?? EMPTY;
     const exact = c.expected[name];
     if (exact) checks.push({ tensor: name, against: 'expected', comparison: compareTensor(out, exact, 0) });
     const ref = refs[name];
-    if (ref) {
-      checks.push({
-        tensor: name, against: 'reference64',
-        comparison: compareTensor(out, { shape: ref.shape, data: ref.value }, budgets(ref, 1, c.toleranceFactor)),
-      });
+    if (!ref) continue;
+    checks.push({
+      tensor: name, against: 'reference64',
+      comparison: compareTensor(out, { shape: ref.shape, data: ref.value }, budgets(ref, 1, c.toleranceFactor)),
+    });
+    for (const o of opponents) {
+      checks.push({ tensor: name, against: o.name, comparison: compareTensor(out, o.outputs[name] ?? EMPTY, budgets(ref, 2, c.toleranceFactor)) });
     }
   }
   return checks;
 }
 
-export async function checkImplementation(impl: Implementation, c: Case, computation: Computation, refs: References): Promise<CheckResult> {
-  const base = { caseId: c.id, implementation: impl.name, computation };
-  const prepared = prepare(impl, c, computation);
-  if (!prepared) return { ...base, state: 'skipped', reason: `${impl.name} does not implement ${c.op} ${computation}` };
+const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e));
+
+/** Runs prepared work and checks it; a throw anywhere is an 'errored' result, never lost. */
+export async function checkPrepared(
+  base: ResultBase, c: Case, computation: Computation, prepared: () => Promise<Prepared> | Prepared, refs: References, opponents: Opponent[] = [],
+): Promise<{ result: CheckResult; outputs?: Outputs }> {
   let got: Outputs;
   try {
-    got = prepared.collect(await prepared.call());
+    const p = await prepared();
+    got = p.collect(await p.call());
   } catch (e) {
-    return { ...base, state: 'errored', error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+    return { result: { ...base, state: 'errored', error: errorText(e) } };
   }
-  const checks = checkOutputs(c, computation, got, refs);
-  return { ...base, state: checks.every((k) => k.comparison.ok) ? 'passed' : 'failed', checks };
+  const checks = checkOutputs(c, computation, got, refs, opponents);
+  return { result: { ...base, state: checks.every((k) => k.comparison.ok) ? 'passed' : 'failed', checks }, outputs: got };
+}
+
+export async function checkImplementation(impl: Implementation, c: Case, computation: Computation, refs: References, opponents: Opponent[] = []): Promise<CheckResult> {
+  const base = { caseId: c.id, subject: impl.name, kind: 'implementation' as const, computation };
+  const prepared = prepare(impl, c, computation);
+  if (!prepared) return { ...base, state: 'skipped', reason: `${impl.name} does not implement ${c.op} ${computation}` };
+  return (await checkPrepared(base, c, computation, () => prepared, refs, opponents)).result;
 }
 
 /** A failure explained: case, tensor, reference and the worst elements. */
 export function describeFailure(r: CheckResult): string {
-  if (r.state === 'errored') return `${r.implementation} on "${r.caseId}" ${r.computation}: threw ${r.error}`;
+  if (r.state === 'errored') return `${r.subject} on "${r.caseId}" ${r.computation}: threw ${r.error}`;
   if (r.state !== 'failed') return '';
-  const lines = [`${r.implementation} on "${r.caseId}" ${r.computation}:`];
+  const lines = [`${r.subject} on "${r.caseId}" ${r.computation}:`];
   for (const k of r.checks.filter((k) => !k.comparison.ok)) {
     const cmp = k.comparison;
     if (cmp.problem) { lines.push(`  ${k.tensor} vs ${k.against}: ${cmp.problem}`); continue; }

@@ -1,100 +1,313 @@
 #!/usr/bin/env node
-// convbench command line. Exit codes: 0 all good, 1 failures, 2 bad input or harness error.
-import { parseArgs } from 'node:util';
-import { type Case, loadCases } from './cases/load.ts';
-import { type CheckResult, checkImplementation, computationsOf, describeFailure, referenceOutputs, worstRatio } from './check.ts';
-import type { Implementation } from './implementation.ts';
-import { BUILT_IN, ImplementationLoadError, loadImplementation } from './implementations.ts';
+// convbench command line. Exit codes: 0 all good, 1 failures or regressions, 2 bad input or harness error.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_BENCH, poolProcesses } from './bench.ts';
+import { computationsOf } from './check.ts';
+import { DEFAULT_GATE, type GatePair, runGate } from './gate.ts';
+import { ImplementationLoadError } from './implementations.ts';
+import { progress } from './progress.ts';
+import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
+import { mergeReports } from './report/merge.ts';
+import type { GateSummary, Report, Timing } from './report/types.ts';
+import { writeReports } from './report/write.ts';
+import { printGate, printSummary } from './summary.ts';
+import {
+  buildReport, checkAll, enginesOf, type Inputs, loadInputs, parseShard, releaseAll, type Selection, timeAll, UsageError,
+} from './session.ts';
 
-const USAGE = `usage: convbench run [--cases <dir or file>]... [--impl <name or path>]... [--op <op>] [--case <substring>]
+const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; default: cases/)
+  --impl <name|path>  a built-in implementation (naive, im2col, views) or a module whose default
+                      export is an Implementation (repeatable; default: all built-ins)
+  --oracle <name>     tfjs-node, tfjs-wasm, tfjs-cpu, ort, or none (repeatable; default: all present)
+  --op <op>           only conv2d, maxpool2d or avgpool2d cases
+  --case <glob|text>  only cases whose id matches the glob (* ?) or contains the text
+  --shard <i/n>       only the i-th of n deterministic slices of the cases (for CI matrices)
+  --ort-threads <n>   ONNX Runtime intra-op threads (default 1)`;
 
-Runs every implementation on every case and checks each result against reference64.
-  --cases   case files or folders (default: cases/)
-  --impl    a built-in implementation (${BUILT_IN.map((i) => i.name).join(', ')}) or the path of a module
-            whose default export is an Implementation; repeatable (default: all built-ins)
-  --op      only cases of this op (conv2d, maxpool2d, avgpool2d)
-  --case    only cases whose id contains this text
-Exit code: 0 all passed, 1 some failed, 2 bad input or harness error.`;
+const HELP: Record<string, string> = {
+  main: `usage: convbench <command> [options]
 
-class UsageError extends Error {}
+commands:
+  run       check every implementation on every case against reference64 and the oracles,
+            time the bench cases, write reports/<name>.{json,md,html,junit.xml}
+  gate      run, then fail on failures and on kernels slower than in a baseline report
+  compare   time two implementations against each other, interleaved, on the bench cases
+  merge     combine shard reports into one
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+Run "convbench <command> --help" for a command's options.
+Exit codes: 0 all good, 1 failures or regressions, 2 bad input or harness error.`,
+  run: `usage: convbench run [options]
+
+${SELECT_HELP}
+  --no-bench          check only; do not time
+  --bench-time <ms>   time budget per engine and computation (default ${DEFAULT_BENCH.timeMs})
+  --processes <n>     repeat the timings in n fresh processes and pool them (default 1)
+  --report <name>     report file name (default: latest)
+  --reports-dir <dir> where reports go (default: reports)
+  --json              print the JSON report to stdout (human output goes to stderr)`,
+  gate: `usage: convbench gate [--baseline <report.json>] [options]
+
+Checks every case (a failure fails the gate; one that passed in the baseline is a regression),
+then times each implementation interleaved with a reference engine in rounds on the bench cases,
+and compares the ratio with the baseline's: slower when the whole 95% interval of the change is
+above ln(1 + threshold), confirmed by a re-run. Without --baseline it records a baseline.
+
+${SELECT_HELP}
+  --baseline <file>   a report written by an earlier "convbench gate"
+  --reference <name>  the engine each kernel is timed against (default: tfjs-cpu, else naive)
+  --threshold <x>     slowdown threshold as a fraction (default ${DEFAULT_GATE.threshold}; cases may override)
+  --rounds <n>        interleaved rounds per pair (default ${DEFAULT_GATE.rounds})
+  --report <name>     report file name (default: gate)
+  --reports-dir <dir> where reports go (default: reports)`,
+  compare: `usage: convbench compare <A> <B> [options]
+
+Times implementation A against implementation B (built-in names or module paths, e.g. head and
+base builds of your kernels), interleaved in rounds, on the bench cases; A is slower when the whole
+95% interval of ln(A/B) is above ln(1 + threshold). Exit 1 when A is slower on any computation.
+
+  --cases <path>      case files or folders (default: cases/)
+  --op, --case, --shard   as for run
+  --threshold <x>     (default ${DEFAULT_GATE.threshold})
+  --rounds <n>        (default ${DEFAULT_GATE.rounds})
+  --report <name>     report file name (default: compare)
+  --reports-dir <dir> where reports go (default: reports)`,
+  merge: `usage: convbench merge <report.json>... [--report <name>] [--reports-dir <dir>]
+
+Combines the reports of shards (convbench run --shard i/n) into one report and its renderings.`,
+};
+
+const selectOptions = {
+  cases: { type: 'string', multiple: true }, impl: { type: 'string', multiple: true }, oracle: { type: 'string', multiple: true },
+  op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' }, 'ort-threads': { type: 'string' },
+  report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+function positiveNumber(flag: string, text: string | undefined, fallback: number, integer = false): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new UsageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
+  return v;
 }
 
-function formatRatio(r: CheckResult): string {
-  const v = worstRatio(r);
-  return Number.isNaN(v) ? '' : Number.isFinite(v) ? v.toFixed(3) : 'inf';
+interface SelectValues { cases?: string[]; impl?: string[]; oracle?: string[]; op?: string; case?: string; shard?: string; 'ort-threads'?: string }
+
+function selection(v: SelectValues): Selection {
+  return {
+    cases: v.cases ?? ['cases'], impls: v.impl ?? [], oracles: v.oracle, op: v.op, casePattern: v.case,
+    shard: v.shard ? parseShard(v.shard) : undefined,
+    ortThreads: v['ort-threads'] ? positiveNumber('--ort-threads', v['ort-threads'], 1, true) : undefined,
+  };
 }
 
-async function selectImplementations(names: string[]): Promise<Implementation[]> {
-  if (names.length === 0) return [...BUILT_IN];
-  const out: Implementation[] = [];
-  for (const n of names) {
-    const builtIn = BUILT_IN.find((i) => i.name === n);
-    if (builtIn) out.push(builtIn);
-    else if (/[./\\]/.test(n)) out.push(await loadImplementation(n));
-    else throw new UsageError(`unknown implementation "${n}" (built-in: ${BUILT_IN.map((i) => i.name).join(', ')}; or give a path)`);
-  }
+/** Argv flags that reproduce a selection in a child process. */
+function selectionArgs(v: SelectValues): string[] {
+  const out: string[] = [];
+  for (const c of v.cases ?? []) out.push('--cases', c);
+  for (const i of v.impl ?? []) out.push('--impl', i);
+  for (const o of v.oracle ?? []) out.push('--oracle', o);
+  for (const key of ['op', 'case', 'shard', 'ort-threads'] as const) if (v[key]) out.push(`--${key}`, v[key] ?? '');
   return out;
 }
 
-async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: {
-      cases: { type: 'string', multiple: true }, impl: { type: 'string', multiple: true },
-      op: { type: 'string' }, case: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) { console.log(USAGE); return 0; }
-  if (values.op && !['conv2d', 'maxpool2d', 'avgpool2d'].includes(values.op)) throw new UsageError(`--op: unknown op "${values.op}"`);
-  const impls = await selectImplementations(values.impl ?? []);
-  const loaded = loadCases(values.cases ?? ['cases']);
-  for (const e of loaded.errors) console.error(`error: ${e.message}`);
-  const cases = loaded.cases.filter((c: Case) => (!values.op || c.op === values.op) && (!values.case || c.id.includes(values.case)));
-  if (loaded.files.length === 0) throw new UsageError(`no case files found in ${(values.cases ?? ['cases']).join(', ')}`);
+function exitCodeOf(r: Report): number {
+  if (r.caseErrors.length > 0) return 2;
+  const failed = r.results.some((x) => x.kind === 'implementation' && (x.state === 'failed' || x.state === 'errored'));
+  return failed || (r.gate !== undefined && !r.gate.ok) ? 1 : 0;
+}
 
-  const results: CheckResult[] = [];
-  const total = cases.reduce((n, c) => n + computationsOf(c).length, 0) * impls.length;
-  const progress = process.stderr.isTTY && process.env.CI !== 'true';
-  for (const c of cases) {
+function finish(report: Report, dir: string, json: boolean): number {
+  const paths = writeReports(report, dir);
+  const out = json ? console.error : console.log;
+  printSummary(report, out);
+  out(`reports: ${paths.json}, ${paths.markdown}, ${paths.html}, ${paths.junit}`);
+  if (json) process.stdout.write(serializeReport(report) + '\n');
+  return exitCodeOf(report);
+}
+
+function announce(inputs: Inputs, out: (line: string) => void): void {
+  for (const e of inputs.caseErrors) console.error(`error: ${e.message}`);
+  out(`${inputs.cases.length} cases; implementations: ${inputs.implementations.map((i) => i.impl.name).join(', ')}; ` +
+    `oracles: reference64${inputs.oracles.map((o) => `, ${o.name} (${o.threads} thread${o.threads === 1 ? '' : 's'})`).join('')}`);
+  for (const a of inputs.absent) out(`absent: ${a.name}: ${a.reason}`);
+}
+
+/** Timings in `processes` fresh processes (this one included), pooled. */
+async function timings(inputs: Inputs, v: SelectValues, benchMs: number, processes: number): Promise<Timing[]> {
+  const own = await timeAll(inputs, { ...DEFAULT_BENCH, timeMs: benchMs });
+  const runs: Timing[][] = [own];
+  for (let p = 1; p < processes; p++) {
+    console.error(`timing: process ${p + 1} of ${processes}`);
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'timings', ...selectionArgs(v), '--bench-time', String(benchMs)],
+      { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'inherit'] });
+    if (child.status !== 0) throw new Error(`timing process ${p + 1} exited with ${child.status}`);
+    runs.push(parseReport(child.stdout, `timing process ${p + 1}`).timings);
+  }
+  return processes > 1 ? poolProcesses(runs) : own;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv, strict: true,
+    options: { ...selectOptions, 'no-bench': { type: 'boolean' }, 'bench-time': { type: 'string' }, processes: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (v.help) { console.log(HELP.run); return 0; }
+  const benchMs = positiveNumber('--bench-time', v['bench-time'], DEFAULT_BENCH.timeMs);
+  const processes = positiveNumber('--processes', v.processes, 1, true);
+  const out = v.json ? console.error : console.log;
+  const inputs = await loadInputs(selection(v));
+  announce(inputs, out);
+  try {
+    const checked = await checkAll(inputs);
+    const timed = v['no-bench'] ? [] : await timings(inputs, v, benchMs, processes);
+    const shards = v.shard ? [parseShard(v.shard)] : undefined;
+    return finish(buildReport(v.report ?? 'latest', inputs, { ...checked, timings: timed, ...(shards ? { shards } : {}) }), v['reports-dir'] ?? 'reports', v.json === true);
+  } finally {
+    await releaseAll(inputs);
+  }
+}
+
+/** Internal: the timing phase only, as JSON on stdout, for `run --processes`. */
+async function timingsOnly(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({ args: argv, strict: true, options: { ...selectOptions, 'bench-time': { type: 'string' } } });
+  const inputs = await loadInputs(selection(v));
+  try {
+    const timed = await timeAll(inputs, { ...DEFAULT_BENCH, timeMs: positiveNumber('--bench-time', v['bench-time'], DEFAULT_BENCH.timeMs) });
+    process.stdout.write(serializeReport(buildReport('timings', inputs, { results: [], disagreements: [], timings: timed })));
+    return 0;
+  } finally {
+    await releaseAll(inputs);
+  }
+}
+
+function readReport(path: string): Report {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseReport(text, path);
+}
+
+/** Pairs of (kernel, reference engine) for every bench case's computations. */
+function gatePairs(inputs: Inputs, referenceName: string | undefined, baseline?: Report): GatePair[] {
+  const engines = enginesOf(inputs);
+  const implEngines = engines.filter((e) => e.kind === 'implementation');
+  const preferred = referenceName ? [referenceName] : ['tfjs-cpu', 'naive'];
+  const pairs: GatePair[] = [];
+  for (const c of inputs.cases.filter((x) => x.bench)) {
     for (const computation of computationsOf(c)) {
-      const refs = referenceOutputs(c, computation);
-      for (const impl of impls) {
-        results.push(await checkImplementation(impl, c, computation, refs));
-        if (progress) process.stderr.write(`\r${results.length}/${total} ${pad(c.id, 60).slice(0, 60)}`);
+      // The first preferred engine that supports this computation is the reference.
+      const reference = preferred.map((n) => engines.find((e) => e.name === n)).find((e) => e !== undefined && !(e.kind === 'oracle' && inputs.oracles.find((o) => o.name === e.name)?.unsupported(c, computation)));
+      if (!reference) continue;
+      for (const candidate of implEngines.filter((e) => e !== reference)) {
+        const base = baseline?.gate?.rows.find((r) => r.caseId === c.id && r.computation === computation && r.candidate === candidate.name && r.reference === reference.name);
+        pairs.push({ mode: 'baseline', c, computation, candidate, reference, baseline: base?.logRatios });
       }
     }
   }
-  if (progress) process.stderr.write('\r' + ' '.repeat(80) + '\r');
-
-  const idWidth = Math.min(90, Math.max(4, ...cases.map((c) => c.id.length)));
-  console.log(`${pad('case', idWidth)}  ${pad('computation', 11)}  ${pad('implementation', 14)}  ${pad('state', 8)}  err/budget`);
-  for (const r of results) {
-    console.log(`${pad(r.caseId, idWidth)}  ${pad(r.computation, 11)}  ${pad(r.implementation, 14)}  ${pad(r.state, 8)}  ${formatRatio(r)}`);
-  }
-  const bad = results.filter((r) => r.state === 'failed' || r.state === 'errored');
-  for (const r of bad) console.log(`\n${describeFailure(r)}`);
-  const count = (s: CheckResult['state']) => results.filter((r) => r.state === s).length;
-  console.log(`\n${cases.length} cases, ${impls.length} implementations: ${count('passed')} passed, ${count('failed')} failed, ` +
-    `${count('errored')} errored, ${count('skipped')} skipped; ${loaded.errors.length} bad case(s)`);
-  if (loaded.errors.length > 0) return 2;
-  return bad.length > 0 ? 1 : 0;
+  return pairs;
 }
 
-async function main(argv: string[]): Promise<number> {
+async function gate(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv, strict: true,
+    options: { ...selectOptions, baseline: { type: 'string' }, reference: { type: 'string' }, threshold: { type: 'string' }, rounds: { type: 'string' } },
+  });
+  if (v.help) { console.log(HELP.gate); return 0; }
+  const baseline = v.baseline ? readReport(v.baseline) : undefined;
+  const options = {
+    ...DEFAULT_GATE,
+    threshold: positiveNumber('--threshold', v.threshold, DEFAULT_GATE.threshold),
+    rounds: positiveNumber('--rounds', v.rounds, DEFAULT_GATE.rounds, true),
+  };
+  const inputs = await loadInputs(selection(v));
+  announce(inputs, console.log);
+  try {
+    if (v.reference && !enginesOf(inputs).some((e) => e.name === v.reference)) throw new UsageError(`--reference: no engine named "${v.reference}" in this run`);
+    const checked = await checkAll(inputs);
+    const bar = progress('gate');
+    const { rows, skipped } = await runGate(gatePairs(inputs, v.reference, baseline), options, (d, t, l) => bar.update(d, t, l));
+    bar.done();
+    for (const s of skipped) console.log(`gate: skipped ${s.candidate} on "${s.caseId}" ${s.computation}: ${s.reason}`);
+    const failing = [...new Set(checked.results.filter((r) => r.kind === 'implementation' && (r.state === 'failed' || r.state === 'errored')).map((r) => `${r.subject}: ${r.caseId} ${r.computation}`))];
+    const passedBefore = new Set((baseline?.results ?? []).filter((r) => r.kind === 'implementation' && r.state === 'passed').map((r) => `${r.subject}: ${r.caseId} ${r.computation}`));
+    const summary: GateSummary = {
+      mode: 'baseline', ...(baseline ? { baselineName: baseline.name } : {}),
+      regressions: failing.filter((f) => passedBefore.has(f)),
+      stillFailing: failing.filter((f) => !passedBefore.has(f)),
+      rows, ok: failing.length === 0 && !rows.some((r) => r.verdict === 'slower'),
+    };
+    return finish(buildReport(v.report ?? 'gate', inputs, { ...checked, timings: [], gate: summary }), v['reports-dir'] ?? 'reports', false);
+  } finally {
+    await releaseAll(inputs);
+  }
+}
+
+async function compare(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true,
+    options: {
+      cases: { type: 'string', multiple: true }, op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' },
+      threshold: { type: 'string' }, rounds: { type: 'string' }, report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) { console.log(HELP.compare); return 0; }
+  if (positionals.length !== 2) throw new UsageError(`compare takes two implementations, got ${positionals.length}`);
+  const options = {
+    ...DEFAULT_GATE,
+    threshold: positiveNumber('--threshold', v.threshold, DEFAULT_GATE.threshold),
+    rounds: positiveNumber('--rounds', v.rounds, DEFAULT_GATE.rounds, true),
+  };
+  const inputs = await loadInputs({ ...selection({ ...v, oracle: ['none'] }), impls: positionals });
+  announce(inputs, console.log);
+  const [a, b] = enginesOf(inputs);
+  const pairs: GatePair[] = inputs.cases.filter((c) => c.bench).flatMap((c) => computationsOf(c).map((computation) => ({ mode: 'compare' as const, c, computation, candidate: a, reference: b })));
+  const bar = progress('compare');
+  const { rows, skipped } = await runGate(pairs, options, (d, t, l) => bar.update(d, t, l));
+  bar.done();
+  for (const s of skipped) console.log(`compare: skipped "${s.caseId}" ${s.computation}: ${s.reason}`);
+  const summary: GateSummary = { mode: 'compare', regressions: [], stillFailing: [], rows, ok: !rows.some((r) => r.verdict === 'slower') };
+  const report = buildReport(v.report ?? 'compare', inputs, { results: [], disagreements: [], timings: [], gate: summary });
+  const paths = writeReports(report, v['reports-dir'] ?? 'reports');
+  printGate(summary, console.log);
+  console.log(`reports: ${paths.json}, ${paths.markdown}, ${paths.html}, ${paths.junit}`);
+  return summary.ok ? 0 : 1;
+}
+
+async function merge(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true,
+    options: { report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (v.help) { console.log(HELP.merge); return 0; }
+  if (positionals.length === 0) throw new UsageError('merge needs at least one report file');
+  const merged = mergeReports(positionals.map(readReport), v.report ?? 'merged');
+  return finish(merged, v['reports-dir'] ?? 'reports', false);
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gate, compare, merge, timings: timingsOnly };
+
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') { console.log(USAGE); return command ? 0 : 2; }
-    if (command === 'run') return await run(rest);
-    throw new UsageError(`unknown command "${command}"`);
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      console.log(HELP.main);
+      return command === undefined ? 2 : 0;
+    }
+    const handler = COMMANDS[command];
+    if (!handler) throw new UsageError(`unknown command "${command}" (run, gate, compare, merge)`);
+    return await handler(rest);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ImplementationLoadError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+    const parseError = e instanceof TypeError && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
+    if (e instanceof UsageError || e instanceof ImplementationLoadError || e instanceof ReportFormatError || parseError) {
       console.error(`convbench: ${e.message}`);
       return 2;
     }
-    console.error(`convbench: harness error: ${e instanceof Error ? e.stack : String(e)}`);
+    console.error(`convbench: harness error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     return 2;
   }
 }

@@ -1,30 +1,64 @@
 // The conformance suite: every built-in implementation x every bundled case x each computation,
-// checked against the case's exact expected outputs and against reference64 under the tolerance model.
-import { describe, expect, it } from 'vitest';
-import { loadCases } from './cases/load.ts';
-import { checkImplementation, computationsOf, describeFailure, type References, referenceOutputs } from './check.ts';
+// checked against the case's exact expected outputs, reference64 under the tolerance model, and
+// every oracle that supports the case (which is itself checked against reference64).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Case, loadCases } from './cases/load.ts';
+import { checkPrepared, computationsOf, describeFailure, checkImplementation, type Opponent, type References, referenceOutputs } from './check.ts';
 import { BUILT_IN } from './implementations.ts';
 import type { Computation } from './invoke.ts';
+import { loadOracles, type OracleSet } from './oracles/load.ts';
 
 const loaded = loadCases(['cases']);
+let engines: OracleSet = { oracles: [], absent: [] };
 const references = new Map<string, References>();
-function referencesOf(c: (typeof loaded.cases)[number], computation: Computation): References {
+const opponents = new Map<string, Opponent[]>();
+
+function referencesOf(c: Case, computation: Computation): References {
   const key = `${c.id}/${computation}`;
   let refs = references.get(key);
   if (!refs) { refs = referenceOutputs(c, computation); references.set(key, refs); }
   return refs;
 }
 
+beforeAll(async () => { engines = await loadOracles(); });
+afterAll(async () => { await Promise.all(engines.oracles.map((o) => o.release())); });
+
 it('every bundled case file loads without errors', () => {
   expect(loaded.errors.map((e) => e.message)).toEqual([]);
   expect(loaded.cases.length).toBeGreaterThan(50);
+});
+
+it('finds the always-available oracles and says why any is absent', () => {
+  expect(engines.oracles.map((o) => o.name)).toEqual(expect.arrayContaining(['tfjs-wasm', 'tfjs-cpu', 'ort']));
+  for (const a of engines.absent) expect(a.reason).toMatch(/\w{6,}/);
+});
+
+// Oracles first: each supported case must agree with reference64; their outputs become opponents.
+describe('oracles against reference64', () => {
+  for (const c of loaded.cases) {
+    for (const computation of computationsOf(c)) {
+      it(`${c.id} ${computation}`, async () => {
+        const agreeing: Opponent[] = [];
+        for (const oracle of engines.oracles) {
+          if (oracle.unsupported(c, computation) !== undefined) continue;
+          const base = { caseId: c.id, subject: oracle.name, kind: 'oracle' as const, computation };
+          const { result, outputs } = await checkPrepared(base, c, computation, () => oracle.prepare(c, computation), referencesOf(c, computation));
+          await oracle.release();
+          expect(result.state, describeFailure(result)).toBe('passed');
+          if (outputs) agreeing.push({ name: oracle.name, outputs });
+        }
+        opponents.set(`${c.id}/${computation}`, agreeing);
+      });
+    }
+  }
 });
 
 describe.each(BUILT_IN.map((impl) => [impl.name, impl] as const))('%s', (_name, impl) => {
   for (const c of loaded.cases) {
     for (const computation of computationsOf(c)) {
       it(`${c.id} ${computation}`, async () => {
-        const result = await checkImplementation(impl, c, computation, referencesOf(c, computation));
+        const against = opponents.get(`${c.id}/${computation}`) ?? [];
+        const result = await checkImplementation(impl, c, computation, referencesOf(c, computation), against);
         expect(result.state, describeFailure(result)).toBe('passed');
       });
     }

@@ -32,6 +32,8 @@ export interface Pool2dGeometry {
   forwardFlops: number;
   /** float32 bytes read and written by one forward call (x, y). */
   forwardBytes: number;
+  /** float32 bytes read and written by one backward call (x, dy, dx). */
+  backwardBytes: number;
 }
 
 export interface ConvAttributes {
@@ -188,6 +190,7 @@ export function pool2dGeometry(xShape: readonly number[], attrs: PoolAttributes)
     effectiveKernelHeight: h.effectiveKernel, effectiveKernelWidth: w.effectiveKernel,
     forwardFlops: outputs * kernelHeight * kernelWidth,
     forwardBytes: 4 * (batch * channels * inHeight * inWidth + outputs),
+    backwardBytes: 4 * (2 * batch * channels * inHeight * inWidth + outputs),
   };
 }
 

@@ -28,6 +28,8 @@ interface CaseBase {
   layout: Layout;
   toleranceFactor: number;
   bench: boolean;
+  /** Per-case slowdown threshold of the speed gate (0.1 = 10%), when the case sets one. */
+  gateThreshold?: number;
   /** Exact expected outputs, NCHW / OIHW. */
   expected: Partial<Record<OutputName, Tensor>>;
 }
@@ -297,7 +299,8 @@ function buildCase(raw: JsonObject, base: Path, loc: Locator, matrixNote: string
   const common = {
     id, name, file: loc.file, line: loc.line(base), direction, layout, expected,
     toleranceFactor: isObject(raw.tolerance) && typeof raw.tolerance.factor === 'number' ? raw.tolerance.factor : 1,
-    bench: raw.bench === true,
+    bench: raw.bench === true || isObject(raw.bench),
+    ...(isObject(raw.bench) && typeof raw.bench.threshold === 'number' ? { gateThreshold: raw.bench.threshold } : {}),
   };
   if ('groups' in geometry) return { ...common, op: 'conv2d', geometry, x: xc, w: w!, bias, dy };
   return { ...common, op: op as 'maxpool2d' | 'avgpool2d', geometry, x: xc, dy };

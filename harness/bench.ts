@@ -1,0 +1,130 @@
+// Timing every engine (implementations and oracles) on a case's computation, on equal footing:
+// inputs prepared and converted before timing, outputs consumed, the same data for everyone.
+import { Bench } from 'tinybench';
+import type { Case } from './cases/load.ts';
+import type { SubjectKind } from './check.ts';
+import type { Implementation } from './implementation.ts';
+import { type Computation, type Prepared, prepare } from './invoke.ts';
+import type { Oracle } from './oracles/oracle.ts';
+import type { Timing } from './report/types.ts';
+import { median, quantile } from './stats.ts';
+
+/** Anything that can be timed: prepare() gives the call, or the reason it cannot run the case. */
+export interface Engine {
+  name: string;
+  kind: SubjectKind;
+  threads: number;
+  prepare(c: Case, computation: Computation): Promise<Prepared | string>;
+  release(): Promise<void>;
+}
+
+export function implementationEngine(impl: Implementation): Engine {
+  return {
+    name: impl.name, kind: 'implementation', threads: 1,
+    prepare: async (c, computation) => prepare(impl, c, computation) ?? `${impl.name} does not implement ${c.op} ${computation}`,
+    release: async () => {},
+  };
+}
+
+export function oracleEngine(oracle: Oracle): Engine {
+  return {
+    name: oracle.name, kind: 'oracle', threads: oracle.threads,
+    prepare: async (c, computation) => oracle.unsupported(c, computation) ?? oracle.prepare(c, computation),
+    release: () => oracle.release(),
+  };
+}
+
+/** Keeps results observable so no engine's work can be skipped as dead. */
+let sink = 0;
+export function consume(raw: unknown): void {
+  if (raw instanceof Float32Array) sink += raw.length ? raw[0] : 0;
+  else if (Array.isArray(raw)) raw.forEach(consume);
+  else if (typeof raw === 'object' && raw !== null) Object.values(raw).forEach(consume);
+}
+export const sinkValue = (): number => sink;
+
+export interface BenchOptions {
+  /** Time budget per engine, ms (tinybench `time`). */
+  timeMs: number;
+  /** Minimum timed calls per engine. */
+  minIterations: number;
+}
+
+export const DEFAULT_BENCH: BenchOptions = { timeMs: 250, minIterations: 5 };
+
+/** Work of one call by the geometry's counts: FLOPs for conv, bytes for pooling. */
+export function workOf(c: Case, computation: Computation): { amount: number; unit: 'GFLOP/s' | 'GB/s' } {
+  const g = c.geometry;
+  if ('groups' in g) return { amount: computation === 'forward' ? g.forwardFlops : g.backwardFlops, unit: 'GFLOP/s' };
+  return { amount: computation === 'forward' ? g.forwardBytes : g.backwardBytes, unit: 'GB/s' };
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e));
+
+/** Times each engine in turn on one computation; ratios are filled in against this same run. */
+export async function timeComputation(c: Case, computation: Computation, engines: readonly Engine[], options: BenchOptions = DEFAULT_BENCH, processes = 1): Promise<Timing[]> {
+  const timings: Timing[] = [];
+  const work = workOf(c, computation);
+  for (const engine of engines) {
+    const base = { caseId: c.id, computation, engine: engine.name, kind: engine.kind, threads: engine.threads, processes };
+    let prepared: Prepared | string;
+    try {
+      prepared = await engine.prepare(c, computation);
+    } catch (e) {
+      timings.push({ ...base, state: 'errored', error: errorText(e) });
+      continue;
+    }
+    if (typeof prepared === 'string') { timings.push({ ...base, state: 'n/a', reason: prepared }); continue; }
+    const call = prepared.call;
+    const bench = new Bench({ time: options.timeMs, iterations: options.minIterations, warmupIterations: 2, warmupTime: 0, retainSamples: true, throws: false });
+    bench.add(engine.name, async () => { consume(await call()); });
+    try {
+      await bench.run();
+    } finally {
+      await engine.release();
+    }
+    const result = bench.tasks[0].result;
+    if (result.state === 'completed') {
+      const lat = result.latency;
+      const samplesMs = lat.samples ? [...lat.samples] : [];
+      timings.push({
+        ...base, state: 'measured', samplesMs, medianMs: lat.p50, p99Ms: lat.p99, meanMs: lat.mean, rmePercent: lat.rme,
+        throughput: work.amount / (lat.p50 * 1e6), throughputUnit: work.unit, ratioToFastest: 1,
+      });
+    } else {
+      timings.push({ ...base, state: 'errored', error: result.state === 'errored' ? errorText(result.error) : `timing ${result.state}` });
+    }
+  }
+  return withRatios(timings);
+}
+
+/** Fills ratioToFastest and ratioToTfjsCpu among the measured timings of one computation. */
+export function withRatios(timings: Timing[]): Timing[] {
+  const measured = timings.filter((t) => t.state === 'measured');
+  const fastest = Math.min(...measured.map((t) => t.medianMs));
+  const cpu = measured.find((t) => t.engine === 'tfjs-cpu')?.medianMs;
+  return timings.map((t) => (t.state === 'measured'
+    ? { ...t, ratioToFastest: t.medianMs / fastest, ...(cpu !== undefined ? { ratioToTfjsCpu: t.medianMs / cpu } : {}) }
+    : t));
+}
+
+/** Pools per-process timings of the same (case, computation, engine): medians of all samples. */
+export function poolProcesses(perProcess: Timing[][]): Timing[] {
+  const [first, ...rest] = perProcess;
+  if (!first) return [];
+  const pooled = first.map((t) => {
+    if (t.state !== 'measured') return t;
+    const same = rest.map((run) => run.find((u) => u.caseId === t.caseId && u.computation === t.computation && u.engine === t.engine));
+    const all = [t, ...same.filter((u): u is Timing & { state: 'measured' } => u?.state === 'measured')];
+    const samplesMs = all.flatMap((u) => u.samplesMs);
+    const medianMs = median(samplesMs);
+    const meanMs = samplesMs.reduce((a, b) => a + b, 0) / samplesMs.length;
+    const sd = Math.sqrt(samplesMs.reduce((a, b) => a + (b - meanMs) ** 2, 0) / Math.max(samplesMs.length - 1, 1));
+    return {
+      ...t, samplesMs, medianMs, meanMs, p99Ms: quantile(samplesMs, 0.99),
+      rmePercent: (100 * 1.96 * sd) / Math.sqrt(samplesMs.length) / meanMs,
+      throughput: t.throughput * (t.medianMs / medianMs), processes: all.length,
+    };
+  });
+  return withRatios(pooled);
+}

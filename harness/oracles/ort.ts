@@ -1,0 +1,376 @@
+// ONNX Runtime (onnxruntime-node, CPU) as an oracle. Each computation is a small graph built in
+// memory (onnx-model.ts), one session per distinct graph, reused across cases. onnxruntime-node has
+// no training API, so the backward computations are composed from forward ops:
+//   conv dx  = ConvTranspose(dy, w) with the forward's strides, dilations, groups and pads, plus
+//              output_padding where the forward dropped trailing rows/columns;
+//   conv dw  = Conv of x^T (per group: [C/G, G*N, H, W]) with dy^T ([O, N, OH, OW]) as weights,
+//              stride = forward dilation, dilation = forward stride, group = G, then Slice + Transpose;
+//   conv db  = ReduceSum(dy, axes 0, 2, 3);
+//   max dx   = ScatterElements(zeros, MaxPool's Indices, dy, reduction add);
+//   avg dx   = depthwise ConvTranspose (ones) of dy / divisor, the divisor per output window
+//              precomputed in JS with avgPoolDivisor at prepare() time (a graph constant).
+// What ORT does differently (measured; see ort.test.ts) is declared in `unsupported`.
+import type * as OrtModule from 'onnxruntime-node';
+import type { Case, ConvCase, OutputName, PoolCase } from '../cases/load.ts';
+import {
+  avgPoolDivisor, convOutputShape, type Conv2dGeometry, type Pool2dGeometry, pool2dGeometry, poolOutputShape,
+} from '../geometry.ts';
+import { type Computation, OUTPUTS, type Outputs, type Prepared } from '../invoke.ts';
+import type { Tensor } from '../tensor.ts';
+import { GraphBuilder } from './onnx-model.ts';
+import type { AbsentOracle, Oracle } from './oracle.ts';
+
+type Ort = typeof OrtModule;
+type Session = OrtModule.InferenceSession;
+type OrtTensor = OrtModule.Tensor;
+
+/** Opset 19: AveragePool dilations (19), ScatterElements reduction 'add' (16+), ReduceSum axes input (13+). */
+export const OPSET = 19;
+
+/** Why ORT cannot take a case, or computes a different thing; short lowercase sentences. */
+export const REASONS = {
+  poolPadNotBelowKernel: 'pooling pads must be smaller than the kernel itself, not just its dilated extent',
+  countIncludePadBottom: 'count_include_pad counts the bottom padding as deep as the left pad, not the bottom pad',
+  maxNanIgnored: 'ignores NaN in max-pool windows',
+  maxNanUndilated: 'undilated max pooling neither propagates nor skips NaN: depending on the kernel a NaN is skipped or resets the running maximum',
+  maxNoFiniteForward: 'a max-pool window whose inputs are all -inf (or skipped NaN) may yield -FLT_MAX instead',
+  maxNoFiniteBackward: 'a max-pool window whose inputs are all -inf (or skipped NaN) gets no valid argmax index',
+} as const;
+
+const FLT_LOWEST = -3.4028234663852886e38;
+
+// ---------------------------------------------------------------------------------------------
+// Graphs
+
+interface GraphSpec {
+  model: Uint8Array;
+  /** Graph input names, fed from the case: x, w, bias, dy. */
+  inputs: ('x' | 'w' | 'bias' | 'dy')[];
+  outputs: OutputName[];
+}
+
+const pair = (h: number, w: number): [number, number] => [h, w];
+
+function convAttributes(g: Conv2dGeometry) {
+  return {
+    kernel_shape: pair(g.kernelHeight, g.kernelWidth),
+    strides: pair(g.strideHeight, g.strideWidth),
+    dilations: pair(g.dilationHeight, g.dilationWidth),
+    pads: [g.padTop, g.padLeft, g.padBottom, g.padRight],
+    group: g.groups,
+  };
+}
+
+/**
+ * Pads and output_padding of a ConvTranspose that maps an `out`-long gradient back onto exactly
+ * `input` positions: the forward windows cover `full` positions from -pad0; crop pad0 at the
+ * start, and at the end crop the excess or append the rows the forward never read.
+ */
+function transposeAxis(input: number, out: number, stride: number, effectiveKernel: number, pad0: number) {
+  const full = stride * (out - 1) + effectiveKernel;
+  return { pad0, pad1: Math.max(0, full - pad0 - input), outputPadding: Math.max(0, pad0 + input - full) };
+}
+
+function transposeAttributes(
+  g: Conv2dGeometry | Pool2dGeometry, inHeight: number, inWidth: number, group: number,
+) {
+  const h = transposeAxis(inHeight, g.outHeight, g.strideHeight, g.effectiveKernelHeight, g.padTop);
+  const w = transposeAxis(inWidth, g.outWidth, g.strideWidth, g.effectiveKernelWidth, g.padLeft);
+  return {
+    kernel_shape: pair(g.kernelHeight, g.kernelWidth),
+    strides: pair(g.strideHeight, g.strideWidth),
+    dilations: pair(g.dilationHeight, g.dilationWidth),
+    pads: [h.pad0, w.pad0, h.pad1, w.pad1],
+    output_padding: pair(h.outputPadding, w.outputPadding),
+    group,
+  };
+}
+
+/** 1 when the case's (ceil-mode) output size differs from the floor-mode size of the same pads. */
+export function ceilModeFlag(g: Pool2dGeometry): 0 | 1 {
+  const floor = pool2dGeometry([g.batch, g.channels, g.inHeight, g.inWidth], {
+    kernel: [g.kernelHeight, g.kernelWidth],
+    strides: [g.strideHeight, g.strideWidth],
+    dilations: [g.dilationHeight, g.dilationWidth],
+    padding: [g.padTop, g.padLeft, g.padBottom, g.padRight],
+    ceilMode: false,
+  });
+  return floor.outHeight !== g.outHeight || floor.outWidth !== g.outWidth ? 1 : 0;
+}
+
+function poolAttributes(g: Pool2dGeometry) {
+  return {
+    kernel_shape: pair(g.kernelHeight, g.kernelWidth),
+    strides: pair(g.strideHeight, g.strideWidth),
+    dilations: pair(g.dilationHeight, g.dilationWidth),
+    pads: [g.padTop, g.padLeft, g.padBottom, g.padRight],
+    ceil_mode: ceilModeFlag(g),
+  };
+}
+
+function convGraph(c: ConvCase, computation: Computation): GraphSpec {
+  const g = c.geometry;
+  const b = new GraphBuilder(`conv2d_${computation}`);
+  const x = b.input('x', c.x.shape);
+  const w = b.input('w', c.w.shape);
+  if (computation === 'forward') {
+    const inputs = c.bias ? [x, w, b.input('bias', c.bias.shape)] : [x, w];
+    b.node('Conv', inputs, convAttributes(g), ['y']);
+    b.output('y');
+    return { model: b.toBytes(OPSET), inputs: c.bias ? ['x', 'w', 'bias'] : ['x', 'w'], outputs: ['y'] };
+  }
+  const dy = b.input('dy', convOutputShape(g));
+  // dx: the transposed convolution of dy with the same weights.
+  b.node('ConvTranspose', [dy, w], transposeAttributes(g, g.inHeight, g.inWidth, g.groups), ['dx']);
+  // dw: batch becomes the reduction ("channel") axis. x -> [C/G, G*N, H, W], dy -> [O, N, OH, OW].
+  const cg = g.inChannels / g.groups;
+  const x5 = b.op('Reshape', [x, b.int64s([g.batch, g.groups, cg, g.inHeight, g.inWidth])]);
+  const xt5 = b.op('Transpose', [x5], { perm: [2, 1, 0, 3, 4] });
+  const xt = b.op('Reshape', [xt5, b.int64s([cg, g.groups * g.batch, g.inHeight, g.inWidth])]);
+  const dyt = b.op('Transpose', [dy], { perm: [1, 0, 2, 3] });
+  // End pads just large enough for kernel-size outputs (never negative: the Slice trims the rest).
+  const endPad = (kernel: number, dilation: number, out: number, stride: number, input: number, pad0: number) =>
+    Math.max(0, (kernel - 1) * dilation + (out - 1) * stride + 1 - input - pad0);
+  const z = b.op('Conv', [xt, dyt], {
+    kernel_shape: pair(g.outHeight, g.outWidth),
+    strides: pair(g.dilationHeight, g.dilationWidth),
+    dilations: pair(g.strideHeight, g.strideWidth),
+    pads: [
+      g.padTop, g.padLeft,
+      endPad(g.kernelHeight, g.dilationHeight, g.outHeight, g.strideHeight, g.inHeight, g.padTop),
+      endPad(g.kernelWidth, g.dilationWidth, g.outWidth, g.strideWidth, g.inWidth, g.padLeft),
+    ],
+    group: g.groups,
+  });
+  const zs = b.op('Slice', [z, b.int64s([0, 0]), b.int64s([g.kernelHeight, g.kernelWidth]), b.int64s([2, 3])]);
+  b.node('Transpose', [zs], { perm: [1, 0, 2, 3] }, ['dw']);
+  // db: sum over batch and positions.
+  b.node('ReduceSum', [dy, b.int64s([0, 2, 3])], { keepdims: 0 }, ['db']);
+  for (const name of ['dx', 'dw', 'db']) b.output(name);
+  return { model: b.toBytes(OPSET), inputs: ['x', 'w', 'dy'], outputs: ['dx', 'dw', 'db'] };
+}
+
+function poolGraph(c: PoolCase, computation: Computation): GraphSpec {
+  const g = c.geometry;
+  const b = new GraphBuilder(`${c.op}_${computation}`);
+  if (computation === 'forward') {
+    const x = b.input('x', c.x.shape);
+    const attrs = c.op === 'maxpool2d' ? poolAttributes(g) : { ...poolAttributes(g), count_include_pad: g.countIncludePad ? 1 : 0 };
+    b.node(c.op === 'maxpool2d' ? 'MaxPool' : 'AveragePool', [x], attrs, ['y']);
+    b.output('y');
+    return { model: b.toBytes(OPSET), inputs: ['x'], outputs: ['y'] };
+  }
+  const dy = b.input('dy', poolOutputShape(g));
+  const size = g.batch * g.channels * g.inHeight * g.inWidth;
+  if (c.op === 'maxpool2d') {
+    // Indices are flat offsets into the whole NCHW x (storage_order 0).
+    const x = b.input('x', c.x.shape);
+    const [, indices] = b.node('MaxPool', [x], { ...poolAttributes(g), storage_order: 0 }, 2);
+    const flat = b.int64s([-1]);
+    const zeros = b.op('ConstantOfShape', [b.int64s([size])]);
+    const sum = b.op('ScatterElements', [zeros, b.op('Reshape', [indices, flat]), b.op('Reshape', [dy, flat])], { axis: 0, reduction: 'add' });
+    b.node('Reshape', [sum, b.int64s(c.x.shape)], {}, ['dx']);
+    b.output('dx');
+    return { model: b.toBytes(OPSET), inputs: ['x', 'dy'], outputs: ['dx'] };
+  }
+  // Average pooling: dy / divisor, spread over each window by a depthwise transposed conv of ones.
+  const divisors = new Float32Array(g.outHeight * g.outWidth);
+  for (let oy = 0; oy < g.outHeight; oy++)
+    for (let ox = 0; ox < g.outWidth; ox++) {
+      divisors[oy * g.outWidth + ox] = avgPoolDivisor(g, oy * g.strideHeight - g.padTop, ox * g.strideWidth - g.padLeft);
+    }
+  const share = b.op('Div', [dy, b.floats(divisors, [1, 1, g.outHeight, g.outWidth])]);
+  const ones = b.floats(new Float32Array(g.channels * g.kernelHeight * g.kernelWidth).fill(1), [g.channels, 1, g.kernelHeight, g.kernelWidth]);
+  b.node('ConvTranspose', [share, ones], transposeAttributes(g, g.inHeight, g.inWidth, g.channels), ['dx']);
+  b.output('dx');
+  return { model: b.toBytes(OPSET), inputs: ['dy'], outputs: ['dx'] };
+}
+
+export function buildGraph(c: Case, computation: Computation): GraphSpec {
+  return c.op === 'conv2d' ? convGraph(c, computation) : poolGraph(c, computation);
+}
+
+/** One graph per op, computation, geometry (every attribute is in it) and bias presence. */
+export function graphKey(c: Case, computation: Computation): string {
+  return JSON.stringify([c.op, computation, c.geometry, c.op === 'conv2d' && c.bias !== undefined]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semantics
+
+/** In-bounds taps of pooling window (oy, ox), as offsets within one channel plane. */
+function windowTaps(g: Pool2dGeometry, oy: number, ox: number): number[] {
+  const taps: number[] = [];
+  for (let ky = 0; ky < g.kernelHeight; ky++) {
+    const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
+    if (iy < 0 || iy >= g.inHeight) continue;
+    for (let kx = 0; kx < g.kernelWidth; kx++) {
+      const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
+      if (ix >= 0 && ix < g.inWidth) taps.push(iy * g.inWidth + ix);
+    }
+  }
+  return taps;
+}
+
+/** Whether some window holds a NaN, and whether some window has no input above -FLT_MAX. */
+function scanMaxWindows(x: Tensor, g: Pool2dGeometry): { nan: boolean; noFinite: boolean } {
+  let special = false;
+  for (const v of x.data) if (!(v > FLT_LOWEST)) { special = true; break; }
+  if (!special) return { nan: false, noFinite: false };
+  let nan = false, noFinite = false;
+  const plane = g.inHeight * g.inWidth;
+  for (let oy = 0; oy < g.outHeight; oy++)
+    for (let ox = 0; ox < g.outWidth; ox++) {
+      const taps = windowTaps(g, oy, ox);
+      for (let p = 0; p < g.batch * g.channels; p++) {
+        let anyNan = false, anyAbove = false;
+        for (const t of taps) {
+          const v = x.data[p * plane + t];
+          if (Number.isNaN(v)) anyNan = true;
+          else if (v > FLT_LOWEST) anyAbove = true;
+        }
+        nan ||= anyNan;
+        noFinite ||= !anyAbove;
+        if (nan && noFinite) return { nan, noFinite };
+      }
+    }
+  return { nan, noFinite };
+}
+
+/**
+ * ORT 1.23's AveragePool divides a count_include_pad window by the taps inside
+ * [-padTop, inHeight + padLeft) x [-padLeft, inWidth + padRight): pads[1] stands in for pads[2].
+ */
+function ortCountIncludePadDiffers(g: Pool2dGeometry): boolean {
+  if (!g.countIncludePad || g.padBottom === g.padLeft) return false;
+  const as = { ...g, padBottom: g.padLeft };
+  for (let oy = 0; oy < g.outHeight; oy++) {
+    const y0 = oy * g.strideHeight - g.padTop;
+    for (let ox = 0; ox < g.outWidth; ox++) {
+      const x0 = ox * g.strideWidth - g.padLeft;
+      if (avgPoolDivisor(g, y0, x0) !== avgPoolDivisor(as, y0, x0)) return true;
+    }
+  }
+  return false;
+}
+
+export function ortUnsupported(c: Case, computation: Computation): string | undefined {
+  if (c.op === 'conv2d') return undefined;
+  const g = c.geometry;
+  // AveragePool is used only forward (its backward is a ConvTranspose); MaxPool both ways.
+  const usesPoolOp = c.op === 'maxpool2d' || computation === 'forward';
+  const padTooLarge = Math.max(g.padTop, g.padBottom) >= g.kernelHeight || Math.max(g.padLeft, g.padRight) >= g.kernelWidth;
+  if (usesPoolOp && padTooLarge) return REASONS.poolPadNotBelowKernel;
+  if (c.op === 'avgpool2d') {
+    return computation === 'forward' && ortCountIncludePadDiffers(g) ? REASONS.countIncludePadBottom : undefined;
+  }
+  const { nan, noFinite } = scanMaxWindows(c.x, g);
+  // Forward without dilation runs MLAS kernels (vector, generic, global, or NCHWc when the channel
+  // count is a multiple of the SIMD block); with dilation, and for Indices, a scalar loop that starts
+  // at -FLT_MAX and keeps the first strictly greater tap.
+  const mlas = computation === 'forward' && g.dilationHeight === 1 && g.dilationWidth === 1;
+  if (nan && (mlas || g.propagateNan)) return mlas ? REASONS.maxNanUndilated : REASONS.maxNanIgnored;
+  if (noFinite) return computation === 'forward' ? REASONS.maxNoFiniteForward : REASONS.maxNoFiniteBackward;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The oracle
+
+function isOrtTensorLike(v: unknown): v is { data: unknown; dims: readonly number[] } {
+  return typeof v === 'object' && v !== null && 'data' in v && 'dims' in v && Array.isArray(v.dims);
+}
+
+export class OrtOracle implements Oracle {
+  readonly name = 'ort';
+  readonly versions: Record<string, string>;
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(private readonly ort: Ort, readonly threads: number, version: string) {
+    this.versions = { 'onnxruntime-node': version, opset: String(OPSET) };
+  }
+
+  /** Distinct graphs (sessions) built so far. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  unsupported(c: Case, computation: Computation): string | undefined {
+    return ortUnsupported(c, computation);
+  }
+
+  private session(c: Case, computation: Computation): { session: Promise<Session>; spec: GraphSpec } {
+    const spec = buildGraph(c, computation);
+    const key = graphKey(c, computation);
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = this.ort.InferenceSession.create(spec.model, {
+        intraOpNumThreads: this.threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        // Quiet: failures reach the caller as exceptions; warnings (e.g. ONNX shape inference
+        // disagreeing with the kernel's ceil-mode output size) are noise here.
+        logSeverityLevel: 4,
+      });
+      this.sessions.set(key, session);
+      // A session that fails to build is not cached: the error goes to this caller only.
+      session.catch(() => this.sessions.delete(key));
+    }
+    return { session, spec };
+  }
+
+  async prepare(c: Case, computation: Computation): Promise<Prepared> {
+    const { session: pending, spec } = this.session(c, computation);
+    const session = await pending;
+    const source: Record<GraphSpec['inputs'][number], Tensor | undefined> = {
+      x: c.x, dy: c.dy, w: c.op === 'conv2d' ? c.w : undefined, bias: c.op === 'conv2d' ? c.bias : undefined,
+    };
+    const feeds: Record<string, OrtTensor> = {};
+    for (const name of spec.inputs) {
+      const t = source[name];
+      if (!t) throw new Error(`ort: case has no input ${name}`);
+      feeds[name] = new this.ort.Tensor('float32', Float32Array.from(t.data), t.shape);
+    }
+    const names = OUTPUTS[computation][c.op];
+    return {
+      call: () => session.run(feeds),
+      collect: (raw: unknown): Outputs => {
+        if (typeof raw !== 'object' || raw === null) throw new Error('ort: session result is not a map of tensors');
+        const out: Outputs = {};
+        for (const name of names) {
+          const v: unknown = (raw as Record<string, unknown>)[name];
+          if (!isOrtTensorLike(v) || !(v.data instanceof Float32Array)) throw new Error(`ort: output ${name} is not a float32 tensor`);
+          out[name] = { shape: v.dims.map(Number), data: v.data };
+        }
+        return out;
+      },
+    };
+  }
+
+  async release(): Promise<void> {
+    const pending = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const p of pending) {
+      const s = await p.catch(() => undefined);
+      await s?.release();
+    }
+  }
+}
+
+export async function loadOrtOracle(options: { threads?: number } = {}): Promise<{ oracles: Oracle[]; absent: AbsentOracle[] }> {
+  let ort: Ort;
+  try {
+    ort = await import('onnxruntime-node');
+    // A tiny session proves that the native library loads and takes our models.
+    const b = new GraphBuilder('probe');
+    b.node('Relu', [b.input('x', [1])], {}, ['y']);
+    b.output('y');
+    await (await ort.InferenceSession.create(b.toBytes(OPSET))).release();
+  } catch (e) {
+    const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    return { oracles: [], absent: [{ name: 'ort', reason: `onnxruntime-node did not load: ${message}` }] };
+  }
+  const version = ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
+  return { oracles: [new OrtOracle(ort, options.threads ?? 1, version)], absent: [] };
+}

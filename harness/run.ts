@@ -1,0 +1,102 @@
+// The differential run: every case x computation through reference64, each oracle, and each
+// implementation. Oracles are checked against reference64 too; implementations against the case's
+// expected values, reference64, and every oracle that agreed with reference64 on that computation.
+import type { Case } from './cases/load.ts';
+import { type CheckResult, checkImplementation, checkPrepared, computationsOf, type Opponent, referenceOutputs } from './check.ts';
+import { formatMismatch } from './compare.ts';
+import type { Implementation } from './implementation.ts';
+import type { Computation } from './invoke.ts';
+import type { Oracle } from './oracles/oracle.ts';
+
+/** An engine whose result disagrees with reference64, and what the other engines did. */
+export interface Disagreement {
+  caseId: string;
+  computation: Computation;
+  tensor: string;
+  engine: string;
+  /** Other engines that agree with reference64 on this tensor. */
+  agreeing: string[];
+  /** Other engines that disagree too (a semantic difference of reference64, or a shared one). */
+  disagreeing: string[];
+  /** The worst element, formatted, or the shape problem. */
+  detail: string;
+}
+
+export interface SuiteResult { results: CheckResult[]; disagreements: Disagreement[] }
+
+export interface SuiteOptions {
+  cases: readonly Case[];
+  implementations: readonly Implementation[];
+  oracles: readonly Oracle[];
+  /** Called after each result; `done` of `total` results. */
+  onProgress?(done: number, total: number, label: string): void;
+}
+
+function failingTensors(r: CheckResult): Map<string, string> {
+  const out = new Map<string, string>();
+  if (r.state !== 'failed') return out;
+  for (const k of r.checks) {
+    if (k.comparison.ok || k.against !== 'reference64') continue;
+    const m = k.comparison.mismatches[0];
+    out.set(k.tensor, k.comparison.problem ?? (m ? formatMismatch(k.tensor, m) : 'outside the budget'));
+  }
+  return out;
+}
+
+function disagreementsOf(c: Case, computation: Computation, oracleResults: CheckResult[]): Disagreement[] {
+  const ran = oracleResults.filter((r) => r.state === 'passed' || r.state === 'failed');
+  const failing = new Map(ran.map((r) => [r.subject, failingTensors(r)]));
+  const out: Disagreement[] = [];
+  for (const r of ran) {
+    for (const [tensor, detail] of failing.get(r.subject) ?? []) {
+      const others = ran.filter((o) => o !== r);
+      out.push({
+        caseId: c.id, computation, tensor, engine: r.subject, detail,
+        agreeing: others.filter((o) => !failing.get(o.subject)?.has(tensor)).map((o) => o.subject),
+        disagreeing: others.filter((o) => failing.get(o.subject)?.has(tensor)).map((o) => o.subject),
+      });
+    }
+  }
+  return out;
+}
+
+export function describeDisagreement(d: Disagreement): string {
+  const others = d.agreeing.length ? `; ${d.agreeing.join(', ')} agree(s) with reference64`
+    : d.disagreeing.length ? `; ${d.disagreeing.join(', ')} disagree(s) too: a semantic difference of reference64?` : '; no other engine ran it';
+  return `${d.engine} disagrees with reference64 on "${d.caseId}" ${d.computation} ${d.tensor}${others}: ${d.detail}`;
+}
+
+async function checkOracle(oracle: Oracle, c: Case, computation: Computation, refs: ReturnType<typeof referenceOutputs>) {
+  const base = { caseId: c.id, subject: oracle.name, kind: 'oracle' as const, computation };
+  const reason = oracle.unsupported(c, computation);
+  if (reason !== undefined) return { result: { ...base, state: 'n/a' as const, reason } };
+  return checkPrepared(base, c, computation, () => oracle.prepare(c, computation), refs);
+}
+
+export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
+  const { cases, implementations, oracles } = options;
+  const results: CheckResult[] = [];
+  const disagreements: Disagreement[] = [];
+  const total = cases.reduce((n, c) => n + computationsOf(c).length, 0) * (implementations.length + oracles.length);
+  const push = (r: CheckResult) => {
+    results.push(r);
+    options.onProgress?.(results.length, total, `${r.subject} ${r.caseId} ${r.computation}`);
+  };
+  for (const c of cases) {
+    for (const computation of computationsOf(c)) {
+      const refs = referenceOutputs(c, computation);
+      const oracleResults: CheckResult[] = [];
+      const opponents: Opponent[] = [];
+      for (const oracle of oracles) {
+        const { result, outputs } = await checkOracle(oracle, c, computation, refs);
+        oracleResults.push(result);
+        push(result);
+        if (result.state === 'passed' && outputs) opponents.push({ name: oracle.name, outputs });
+      }
+      await Promise.all(oracles.map((o) => o.release()));
+      disagreements.push(...disagreementsOf(c, computation, oracleResults));
+      for (const impl of implementations) push(await checkImplementation(impl, c, computation, refs, opponents));
+    }
+  }
+  return { results, disagreements };
+}

@@ -1,0 +1,72 @@
+// The console summary printed at the end of a run: one row per case and computation with a cell
+// per engine, then failures, disagreements, timings and the gate.
+import { type CheckResult, describeFailure, worstRatio } from './check.ts';
+import type { GateSummary, Report } from './report/types.ts';
+import { describeDisagreement } from './run.ts';
+
+type Out = (line: string) => void;
+
+function cell(r: CheckResult | undefined): string {
+  if (!r) return '';
+  if (r.state === 'passed') { const w = worstRatio(r); return `ok ${w < 0.001 ? '0' : w.toFixed(3)}`; }
+  if (r.state === 'failed') { const w = worstRatio(r); return `FAIL ${Number.isFinite(w) ? w.toFixed(1) : 'inf'}`; }
+  if (r.state === 'errored') return 'ERROR';
+  return r.state;
+}
+
+function table(rows: string[][], out: Out): void {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const r of rows) out(r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+}
+
+const pct = (logRatio: number) => `${((Math.exp(logRatio) - 1) * 100).toFixed(1)}%`;
+
+export function printGate(g: GateSummary, out: Out): void {
+  if (g.rows.length === 0) { out('gate: no pairs were timed'); return; }
+  const change = g.mode === 'baseline' ? 'change vs baseline' : 'candidate vs reference';
+  const rows = [['case', 'computation', 'candidate', 'reference', change, '95% interval', 'verdict']];
+  for (const r of g.rows) {
+    rows.push([r.caseId, r.computation, r.candidate, r.reference, pct(r.estimate), `[${pct(r.low)}, ${pct(r.high)}]`, r.verdict]);
+  }
+  table(rows, out);
+}
+
+export function printSummary(r: Report, out: Out): void {
+  const engines = [...r.implementations.map((i) => i.name), ...r.oracles.map((o) => o.name)];
+  const keyed = new Map(r.results.map((x) => [`${x.caseId}\u0000${x.computation}\u0000${x.subject}`, x]));
+  const keys = [...new Set(r.results.map((x) => `${x.caseId}\u0000${x.computation}`))];
+  if (keys.length) {
+    out('\ncorrectness (worst error / budget; n/a and skipped reasons in the reports):');
+    table([['case', 'computation', ...engines], ...keys.map((k) => {
+      const [caseId, computation] = k.split('\u0000');
+      return [caseId, computation, ...engines.map((e) => cell(keyed.get(`${k}\u0000${e}`)))];
+    })], out);
+  }
+  const bad = r.results.filter((x) => x.kind === 'implementation' && (x.state === 'failed' || x.state === 'errored'));
+  if (bad.length) out('\nfailures:');
+  for (const x of bad) out(describeFailure(x));
+  if (r.disagreements.length) out('\noracle disagreements with reference64 (reported; not failures of the implementations):');
+  for (const d of r.disagreements) out(`  ${describeDisagreement(d)}`);
+  const measured = r.timings.filter((t) => t.state === 'measured');
+  if (measured.length) {
+    out('\ntimings (median, p99, relative margin of error, throughput, x fastest, x tfjs-cpu):');
+    table([['case', 'computation', 'engine', 'median ms', 'p99 ms', '±rme', 'throughput', 'x fastest', 'x tfjs-cpu'], ...r.timings.map((t) => {
+      if (t.state !== 'measured') return [t.caseId, t.computation, t.engine, t.state === 'n/a' ? `n/a: ${t.reason}` : `error: ${t.error}`];
+      return [t.caseId, t.computation, t.engine, t.medianMs.toFixed(3), t.p99Ms.toFixed(3), `${t.rmePercent.toFixed(1)}%`,
+        `${t.throughput.toFixed(2)} ${t.throughputUnit}`, t.ratioToFastest.toFixed(2), t.ratioToTfjsCpu?.toFixed(2) ?? ''];
+    })], out);
+  }
+  if (r.gate) {
+    out(`\ngate (${r.gate.mode}${r.gate.baselineName ? ` against "${r.gate.baselineName}"` : ''}):`);
+    printGate(r.gate, out);
+    for (const f of r.gate.regressions) out(`regression (passed in the baseline, fails now): ${f}`);
+    for (const f of r.gate.stillFailing) out(`failing (did not pass in the baseline either): ${f}`);
+  }
+  const count = (kind: string, s: CheckResult['state']) => r.results.filter((x) => x.kind === kind && x.state === s).length;
+  out(`\n${r.cases.length} cases, ${r.implementations.length} implementations: ${count('implementation', 'passed')} passed, ` +
+    `${count('implementation', 'failed')} failed, ${count('implementation', 'errored')} errored, ${count('implementation', 'skipped')} skipped; ` +
+    `oracles: ${count('oracle', 'passed')} agree, ${count('oracle', 'failed')} disagree, ${count('oracle', 'errored')} errored, ${count('oracle', 'n/a')} n/a; ` +
+    `${r.caseErrors.length} bad case(s)`);
+  for (const a of r.absentOracles) out(`absent oracle ${a.name}: ${a.reason}`);
+  for (const e of r.caseErrors) out(`bad case: ${e.message}`);
+}
