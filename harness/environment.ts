@@ -12,9 +12,6 @@ const PACKAGES = [
 /** Settings that change timings; recorded as they were when the process started. */
 export const TIMING_SETTINGS = ['GLIBC_TUNABLES', 'CI', 'NODE_OPTIONS', 'UV_THREADPOOL_SIZE', 'OMP_NUM_THREADS'];
 
-/** The malloc settings the benchmark runs under (see README: ONNX Runtime's page faults). */
-export const GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456';
-
 export function packageVersion(name: string): string | undefined {
   const require = createRequire(import.meta.url);
   try {

@@ -35,6 +35,11 @@ function only(text: string): Case {
   return cases[0];
 }
 
+function asPool(c: Case): PoolCase {
+  if (c.op === 'conv2d') throw new Error(`${c.id} is not a pooling case`);
+  return c;
+}
+
 async function run(c: Case, computation: Computation): Promise<Outputs> {
   const p = await oracle.prepare(c, computation);
   return p.collect(await p.call());
@@ -49,13 +54,15 @@ async function expectAgrees(c: Case, computation: Computation): Promise<void> {
 }
 
 /** One node on one float32 input, straight on the engine (for attributes the oracle never sets). */
-async function runNode(op: string, x: Float32Array, shape: number[], attrs: Record<string, AttributeValue>, w?: { data: Float32Array; shape: number[] }) {
+async function runNode(
+  op: string, x: Float32Array, shape: number[], attrs: Record<string, AttributeValue>, w?: { data: Float32Array; shape: number[] }, opset = OPSET,
+) {
   const b = new GraphBuilder('probe');
   const inputs = [b.input('x', shape)];
   if (w) inputs.push(b.floats(w.data, w.shape));
   b.node(op, inputs, attrs, ['y']);
   b.output('y');
-  const session = await ort.InferenceSession.create(b.toBytes(OPSET), { logSeverityLevel: 4, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(b.toBytes(opset), { logSeverityLevel: 4, graphOptimizationLevel: 'all' });
   try {
     const r = await session.run({ x: new ort.Tensor('float32', x, shape) });
     const y = r.y;
@@ -211,12 +218,12 @@ describe('semantics measured on the engine', () => {
   });
 
   it('ceil mode: the kernel drops a window that would start in the end padding (as we do); ONNX shape inference does not', async () => {
-    const c = only(`cases:
+    const c = asPool(only(`cases:
   - name: ort ceil last window
     op: maxpool2d
     attributes: { kernel: [2, 1], strides: [2, 1], padding: [1, 0, 1, 0], ceilMode: true }
     inputs: { x: { shape: [1, 1, 5, 1], values: [1, 2, 3, 4, 5] } }
-`) as PoolCase;
+`));
     expect(c.geometry.outHeight).toBe(3);
     // Ceil and floor agree here (3), so the oracle passes ceil_mode 0; with ceil_mode 1 the
     // engine still computes 3 rows while the model's inferred output shape says 4.
@@ -240,7 +247,7 @@ describe('semantics measured on the engine', () => {
     attributes: { kernel: [2, 2], strides: 2, padding: [1, 0, 1, 0], countIncludePad: true }
     inputs: { x: { shape: [1, 1, 6, 6], values: [1,1,1,1,1,1, 1,1,1,1,1,1, 1,1,1,1,1,1, 1,1,1,1,1,1, 1,1,1,1,1,1, 1,1,1,1,1,1] } }
 `);
-    expect(ceilModeFlag((symmetric as PoolCase).geometry)).toBe(1);
+    expect(ceilModeFlag(asPool(symmetric).geometry)).toBe(1);
     await expectAgrees(symmetric, 'forward');
     expect(oracle.unsupported(skewed, 'forward')).toBe(REASONS.countIncludePadBottom);
     // Probe: the last row of windows covers input row 5 and bottom padding row 6; we divide by 4
@@ -250,19 +257,28 @@ describe('semantics measured on the engine', () => {
     expect(Array.from(y?.data ?? [])).toEqual([0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
     // The backward is ours (a precomputed divisor), so it still agrees.
     await expectAgrees(skewed, 'backward');
+    // Below opset 19 (AveragePool-11, the MLAS kernel) it is the other way round: the bottom pad is
+    // right, but the divisor is always the full kernel area, ceil-mode overhang included.
+    const ones = new Float32Array(36).fill(1);
+    const v11 = await runNode('AveragePool', ones, [1, 1, 6, 6], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 0, 1, 0], count_include_pad: 1 }, undefined, 18);
+    expect(v11.data).toEqual([0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5]);
+    const overhang = { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1, ceil_mode: 1 };
+    // Top-right window: rows -1..1 (2 inside), columns 5..7 (1 inside, 6 padding, 7 overhang).
+    expect((await runNode('AveragePool', ones, [1, 1, 6, 6], overhang, undefined, 18)).data[3]).toBeCloseTo(2 / 9, 6);
+    expect((await runNode('AveragePool', ones, [1, 1, 6, 6], overhang)).data[3]).toBeCloseTo(2 / 6, 6);
   });
 
   it('dilated average pooling and pads between the kernel and its dilated extent', async () => {
-    const c = only(`cases:
+    const c = asPool(only(`cases:
   - name: ort pool pad vs dilated extent
     op: avgpool2d
     attributes: { kernel: 2, dilations: 2, padding: [2, 0, 0, 0] }
     inputs: { x: { shape: [1, 2, 6, 5] } }
-`);
+`));
     // Our geometry allows pads below the dilated extent (3); ORT requires them below the kernel (2).
     expect(oracle.unsupported(c, 'forward')).toBe(REASONS.poolPadNotBelowKernel);
     await expect(oracle.prepare(c, 'forward')).rejects.toThrow(/Pad should be smaller than kernel/);
-    const max = { ...c, op: 'maxpool2d' as const };
+    const max: PoolCase = { ...c, op: 'maxpool2d' };
     expect(oracle.unsupported(max, 'backward')).toBe(REASONS.poolPadNotBelowKernel);
     // Average pooling's backward needs no pooling op, so it runs.
     await expectAgrees(c, 'backward');
@@ -290,7 +306,7 @@ describe('semantics measured on the engine', () => {
     expect(oracle.unsupported(dilated, 'backward')).toBe(REASONS.maxNanIgnored);
     // What the engine does with the NaN-propagating case: exactly the skipping reference.
     const y = (await run(dilated, 'forward')).y;
-    const skip = maxPool2dForward64(dilated.x, { ...(dilated as PoolCase).geometry, propagateNan: false });
+    const skip = maxPool2dForward64(dilated.x, { ...asPool(dilated).geometry, propagateNan: false });
     expect(Array.from(y?.data ?? [])).toEqual(Array.from(skip.value));
     expect(Array.from(y?.data ?? [])).toEqual([1, 2, 5]);
     // With propagateNan false they run and agree.

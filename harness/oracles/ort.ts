@@ -34,7 +34,7 @@ export const REASONS = {
   maxNanIgnored: 'ignores NaN in max-pool windows',
   maxNanUndilated: 'undilated max pooling neither propagates nor skips NaN: depending on the kernel a NaN is skipped or resets the running maximum',
   maxNoFiniteForward: 'a max-pool window whose inputs are all -inf (or skipped NaN) may yield -FLT_MAX instead',
-  maxNoFiniteBackward: 'a max-pool window whose inputs are all -inf (or skipped NaN) gets no valid argmax index',
+  maxNoFiniteBackward: 'a max-pool window with no input above -FLT_MAX (all -inf or skipped NaN) gets no valid argmax index',
 } as const;
 
 const FLT_LOWEST = -3.4028234663852886e38;
@@ -212,29 +212,36 @@ function windowTaps(g: Pool2dGeometry, oy: number, ox: number): number[] {
   return taps;
 }
 
-/** Whether some window holds a NaN, and whether some window has no input above -FLT_MAX. */
-function scanMaxWindows(x: Tensor, g: Pool2dGeometry): { nan: boolean; noFinite: boolean } {
-  let special = false;
-  for (const v of x.data) if (!(v > FLT_LOWEST)) { special = true; break; }
-  if (!special) return { nan: false, noFinite: false };
-  let nan = false, noFinite = false;
+interface MaxWindowScan {
+  /** Some window holds a NaN. */
+  nan: boolean;
+  /** Some window holds nothing but -inf and NaN (the forward then yields -FLT_MAX). */
+  noValue: boolean;
+  /** Some window holds nothing above -FLT_MAX but NaN (Indices then has no valid argmax). */
+  noArgmax: boolean;
+}
+
+function scanMaxWindows(x: Tensor, g: Pool2dGeometry): MaxWindowScan {
+  const scan = { nan: false, noValue: false, noArgmax: false };
+  if (x.data.every((v) => v > FLT_LOWEST)) return scan;
   const plane = g.inHeight * g.inWidth;
   for (let oy = 0; oy < g.outHeight; oy++)
     for (let ox = 0; ox < g.outWidth; ox++) {
       const taps = windowTaps(g, oy, ox);
       for (let p = 0; p < g.batch * g.channels; p++) {
-        let anyNan = false, anyAbove = false;
+        let anyNan = false, anyValue = false, anyAboveLowest = false;
         for (const t of taps) {
           const v = x.data[p * plane + t];
           if (Number.isNaN(v)) anyNan = true;
-          else if (v > FLT_LOWEST) anyAbove = true;
+          if (v > Number.NEGATIVE_INFINITY) anyValue = true;
+          if (v > FLT_LOWEST) anyAboveLowest = true;
         }
-        nan ||= anyNan;
-        noFinite ||= !anyAbove;
-        if (nan && noFinite) return { nan, noFinite };
+        scan.nan ||= anyNan;
+        scan.noValue ||= !anyValue;
+        scan.noArgmax ||= !anyAboveLowest;
       }
     }
-  return { nan, noFinite };
+  return scan;
 }
 
 /**
@@ -264,13 +271,14 @@ export function ortUnsupported(c: Case, computation: Computation): string | unde
   if (c.op === 'avgpool2d') {
     return computation === 'forward' && ortCountIncludePadDiffers(g) ? REASONS.countIncludePadBottom : undefined;
   }
-  const { nan, noFinite } = scanMaxWindows(c.x, g);
+  const { nan, noValue, noArgmax } = scanMaxWindows(c.x, g);
   // Forward without dilation runs MLAS kernels (vector, generic, global, or NCHWc when the channel
   // count is a multiple of the SIMD block); with dilation, and for Indices, a scalar loop that starts
   // at -FLT_MAX and keeps the first strictly greater tap.
   const mlas = computation === 'forward' && g.dilationHeight === 1 && g.dilationWidth === 1;
   if (nan && (mlas || g.propagateNan)) return mlas ? REASONS.maxNanUndilated : REASONS.maxNanIgnored;
-  if (noFinite) return computation === 'forward' ? REASONS.maxNoFiniteForward : REASONS.maxNoFiniteBackward;
+  if (computation === 'forward' && noValue) return REASONS.maxNoFiniteForward;
+  if (computation === 'backward' && noArgmax) return REASONS.maxNoFiniteBackward;
   return undefined;
 }
 
@@ -315,7 +323,8 @@ export class OrtOracle implements Oracle {
       });
       this.sessions.set(key, session);
       // A session that fails to build is not cached: the error goes to this caller only.
-      session.catch(() => this.sessions.delete(key));
+      const mine = session;
+      session.catch(() => { if (this.sessions.get(key) === mine) this.sessions.delete(key); });
     }
     return { session, spec };
   }

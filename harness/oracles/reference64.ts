@@ -192,7 +192,8 @@ export function avgPool2dForward64(x: Tensor, g: Pool2dGeometry): Reference {
     const d = divisorAt(g, oy, ox);
     let sum = 0, abs = 0;
     for (const t of taps) { sum += x.data[plane + t]; abs += Math.abs(x.data[plane + t]); }
-    r.value[out] = sum / d; r.absSum[out] = abs / d; r.rounds[out] = taps.length; // (taps - 1) adds + 1 divide
+    // (taps - 1) adds, then a divide, or a multiply by a rounded reciprocal (2 roundings): taps + 1.
+    r.value[out] = sum / d; r.absSum[out] = abs / d; r.rounds[out] = taps.length + 1;
   });
   return r;
 }
@@ -203,5 +204,7 @@ export function avgPool2dBackward64(x: Tensor, dy: Tensor, g: Pool2dGeometry): R
     const share = dy.data[out] / divisorAt(g, oy, ox);
     for (const t of taps) { r.value[plane + t] += share; r.absSum[plane + t] += Math.abs(share); r.rounds[plane + t]++; }
   });
+  // m shares, each dy / d or dy * (1 / d) (up to 2 roundings), then m - 1 adds: m + 1.
+  for (let i = 0; i < r.rounds.length; i++) if (r.rounds[i] > 0) r.rounds[i]++;
   return r;
 }

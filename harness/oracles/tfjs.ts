@@ -1,7 +1,8 @@
 // TensorFlow.js oracles: one per backend present on this machine: 'tfjs-node' (native TensorFlow,
 // only when the optional @tensorflow/tfjs-node loads), 'tfjs-wasm' (XNNPACK) and 'tfjs-cpu' (plain
-// JS). All share the tfjs-core engine singleton, so every prepare() and call() first makes its own
-// backend the active one: the benchmark interleaves calls of different backends.
+// JS). All share the tfjs-core engine singleton, so the work of every prepare(), call() and
+// release() runs in one queue, with its own backend made active first: the benchmark interleaves
+// calls of different backends, and may even overlap them.
 //
 // TF.js computes in NHWC with HWIO filters; tensors are converted here, once, in prepare().
 // Backward calls the backprop kernels directly (conv2dTranspose = Conv2DBackpropInput,
@@ -104,11 +105,15 @@ interface MaxWindows {
   nan: boolean;
   /** Some window holds only NaN. */
   allNan: boolean;
-  /** Some window's largest non-NaN value is -inf (or it has none). */
+  /** Some window's largest non-NaN value is -inf, or it has none. */
   noMax: boolean;
-  /** Some window's largest non-NaN value is below FLT_MIN (negative, zero, subnormal, -inf; or none). */
-  tiny: boolean;
-  /** Some window's largest non-NaN value occurs more than once. */
+  /**
+   * Some window's largest non-NaN value (or none) is below FLT_MIN, and its gradient belongs
+   * elsewhere than x's element 0: the wasm MaxPoolGrad starts its search at (FLT_MIN, element 0),
+   * so such a window's gradient goes to element 0 when the window covers it, else nowhere.
+   */
+  wasmMisroutes: boolean;
+  /** Some window's maximum, at least FLT_MIN, occurs more than once. */
   tie: boolean;
 }
 
@@ -118,29 +123,33 @@ function maxWindows(c: PoolCase): MaxWindows {
   const cached = windowCache.get(c);
   if (cached) return cached;
   const g = c.geometry;
-  const s: MaxWindows = { nan: false, allNan: false, noMax: false, tiny: false, tie: false };
+  const s: MaxWindows = { nan: false, allNan: false, noMax: false, wasmMisroutes: false, tie: false };
   const plane = g.inHeight * g.inWidth;
   for (let p = 0; p < g.batch * g.channels; p++) {
     for (let oy = 0; oy < g.outHeight; oy++) {
       for (let ox = 0; ox < g.outWidth; ox++) {
-        let max = Number.NEGATIVE_INFINITY, count = 0, nans = 0, taps = 0;
+        // `first`: offset of the first largest non-NaN tap; `firstTap`: of the first tap.
+        let max = Number.NEGATIVE_INFINITY, first = -1, count = 0, nans = 0, firstTap = -1;
         for (let ky = 0; ky < g.kernelHeight; ky++) {
           const y = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
           if (y < 0 || y >= g.inHeight) continue;
           for (let kx = 0; kx < g.kernelWidth; kx++) {
             const x = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
             if (x < 0 || x >= g.inWidth) continue;
-            const v = c.x.data[p * plane + y * g.inWidth + x];
-            taps++;
+            const i = p * plane + y * g.inWidth + x;
+            const v = c.x.data[i];
+            if (firstTap < 0) firstTap = i;
             if (Number.isNaN(v)) nans++;
-            else if (v > max) { max = v; count = 1; } else if (v === max) count++;
+            else if (first < 0 || v > max) { max = v; first = i; count = 1; } else if (v === max) count++;
           }
         }
         if (nans > 0) s.nan = true;
-        if (nans === taps) s.allNan = true;
+        if (first < 0) s.allNan = true;
         if (max === Number.NEGATIVE_INFINITY) s.noMax = true;
-        if (max < FLT_MIN) s.tiny = true;
-        if (count > 1) s.tie = true;
+        // Where reference64 sends the gradient when NaN does not propagate (else NaN rules apply).
+        const target = first >= 0 ? first : firstTap;
+        if (max < FLT_MIN && target !== 0) s.wasmMisroutes = true;
+        if (max >= FLT_MIN && count > 1) s.tie = true;
       }
     }
   }
@@ -153,13 +162,14 @@ function maxWindows(c: PoolCase): MaxWindows {
  * Semantic differences (NaN, count_include_pad, gradient routing) are not here: prepare() runs
  * those, so the semantics probe can see what the engine does.
  */
-function inexpressible(tf: Tf, backend: TfjsBackend, c: Case, computation: Computation): string | undefined {
+function inexpressible(backend: TfjsBackend, c: Case, computation: Computation): string | undefined {
   if (c.op === 'conv2d') {
     const g = c.geometry;
     const dilated = !ones(g.dilationHeight, g.dilationWidth);
-    // conv2d asserts it in the op, the cpu depthwise kernel in the kernel; the wasm depthwise
-    // kernel (XNNPACK) runs it, and agrees with reference64.
-    if (dilated && !ones(g.strideHeight, g.strideWidth) && !(isDepthwise(g) && backend !== 'cpu')) {
+    // conv2d asserts it in the op, the cpu depthwise kernel in the kernel (TensorFlow's depthwise
+    // op documents the same rule); the wasm depthwise kernel (XNNPACK) runs it, and agrees with
+    // reference64.
+    if (dilated && !ones(g.strideHeight, g.strideWidth) && !(isDepthwise(g) && backend === 'wasm')) {
       return 'TF.js rejects stride > 1 together with dilation > 1';
     }
     if (computation === 'backward') {
@@ -178,21 +188,20 @@ function inexpressible(tf: Tf, backend: TfjsBackend, c: Case, computation: Compu
     if (ceil) return "the tensorflow backend's pools have no ceil mode";
     if (!zeroPads(g) && !poolIsSame(c)) return "the tensorflow backend's pools take only 'valid' or 'same' padding";
   }
-  if (ceil) {
-    if (backend === 'wasm') return "the wasm backend's pools have no ceil mode (they ignore dimRoundingMode 'ceil')";
-    // cpu: dimRoundingMode 'ceil' works, when TF.js sizes the output as we do.
-    const info = tf.backend_util.computePool2DInfo([g.batch, g.inHeight, g.inWidth, g.channels], [g.kernelHeight, g.kernelWidth],
-      [g.strideHeight, g.strideWidth], 1, explicitOf(g), 'ceil');
-    if (info.outHeight !== g.outHeight || info.outWidth !== g.outWidth) {
-      return "TF.js's ceil mode also keeps a last window that starts in the end padding";
-    }
-    if (computation === 'backward' && c.op === 'avgpool2d') return "TF.js's average-pool gradient has no ceil mode (AvgPoolGrad takes no dimRoundingMode)";
+  // Ceil mode: the cpu kernels honour dimRoundingMode 'ceil' (MaxPool, AvgPool, MaxPoolGrad), and
+  // size the output as we do whenever ours exceeds floor's (our rule that no window starts in the
+  // end padding only ever removes a window that makes ceil equal floor, pads being smaller than
+  // the kernel). The wasm kernels pass the ceil-sized output to XNNPACK, which fills it in floor
+  // mode; AvgPoolGrad takes no rounding mode on any backend.
+  if (ceil && backend === 'wasm') return "the wasm backend's pools have no ceil mode (they ignore dimRoundingMode 'ceil')";
+  if (ceil && computation === 'backward' && c.op === 'avgpool2d') {
+    return "TF.js's average-pool gradient has no ceil mode (AvgPoolGrad takes no dimRoundingMode)";
   }
   return undefined;
 }
 
-function unsupportedOn(tf: Tf, backend: TfjsBackend, c: Case, computation: Computation): string | undefined {
-  const cannot = inexpressible(tf, backend, c, computation);
+function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation): string | undefined {
+  const cannot = inexpressible(backend, c, computation);
   if (cannot) return cannot;
   if (c.op === 'conv2d') {
     const macs = c.geometry.forwardFlops / 2;
@@ -212,14 +221,14 @@ function unsupportedOn(tf: Tf, backend: TfjsBackend, c: Case, computation: Compu
     return undefined;
   }
   const w = maxWindows(c);
-  if (backend === 'wasm' && w.nan) return 'mishandles NaN in max-pool windows (the result depends on where the NaN is)';
+  if (backend === 'wasm' && computation === 'forward' && w.nan) return 'mishandles NaN in max-pool windows (the result depends on where the NaN is)';
   if (g.propagateNan && w.nan) return 'ignores NaN in max-pool windows';
   if (backend === 'cpu') {
     if (computation === 'forward' && w.allNan) return 'gives -inf for an all-NaN max-pool window';
     if (computation === 'backward' && w.noMax) return 'drops the gradient of a max-pool window whose maximum is -inf (or that is all NaN)';
   }
   if (backend === 'wasm' && computation === 'backward') {
-    if (w.tiny) return 'misroutes the gradient of a max-pool window whose maximum is below FLT_MIN (its search starts at FLT_MIN, not -inf)';
+    if (w.wasmMisroutes) return 'misroutes the gradient of a max-pool window whose maximum is below FLT_MIN (its search starts at FLT_MIN, not -inf)';
     if (w.tie) return 'sends a max-pool gradient to the last of tied maxima, not the first';
   }
   return undefined;
@@ -233,11 +242,22 @@ function isRaw(v: unknown): v is Raw {
     typeof t === 'object' && t !== null && 'data' in t && t.data instanceof Float32Array && 'shape' in t && Array.isArray(t.shape));
 }
 
-async function activate(tf: Tf, backend: TfjsBackend): Promise<void> {
-  // A loop: another oracle may switch the engine while setBackend awaits.
-  while (tf.getBackend() !== backend) {
-    if (!(await tf.setBackend(backend))) throw new Error(`TF.js could not activate its ${backend} backend`);
-  }
+/** The tail of the queue of engine work: one oracle's work at a time, whatever the callers interleave. */
+let engineQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `work` with `backend` active and no other TF.js oracle's work in between. Without the queue,
+ * two calls awaiting tf.setBackend for different backends would switch the engine back and forth
+ * (each resumes to find the other's backend active) or run on the wrong one.
+ */
+function onBackend<T>(tf: Tf, backend: TfjsBackend, work: () => T): Promise<T> {
+  const run = engineQueue.then(async () => {
+    if (tf.getBackend() !== backend) await tf.setBackend(backend);
+    if (tf.getBackend() !== backend) throw new Error(`TF.js could not activate its ${backend} backend`);
+    return work();
+  });
+  engineQueue = run.catch(() => undefined);
+  return run;
 }
 
 function download(t: TF.Tensor): Tensor {
@@ -256,26 +276,23 @@ class TfjsOracle implements Oracle {
   }
 
   unsupported(c: Case, computation: Computation): string | undefined {
-    return unsupportedOn(this.tf, this.backend, c, computation);
+    return unsupportedOn(this.backend, c, computation);
   }
 
   async prepare(c: Case, computation: Computation): Promise<Prepared> {
-    const why = inexpressible(this.tf, this.backend, c, computation);
+    const why = inexpressible(this.backend, c, computation);
     if (why) throw new Error(`${this.name} cannot run "${c.id}" ${computation}: ${why}`);
-    await activate(this.tf, this.backend);
-    const run = c.op === 'conv2d' ? this.conv(c, computation) : this.pool(c, computation);
     const { tf, backend, name } = this;
+    const run = await onBackend(tf, backend, () => (c.op === 'conv2d' ? this.conv(c, computation) : this.pool(c, computation)));
     return {
-      call: async () => {
-        await activate(tf, backend);
-        // No await from here to the download: no other backend can become active meanwhile.
+      call: () => onBackend(tf, backend, () => {
         const outs = tf.tidy(run);
         try {
           return outs.map(download);
         } finally {
           for (const t of outs) t.dispose();
         }
-      },
+      }),
       collect: (raw: unknown): Outputs => {
         if (!isRaw(raw)) throw new Error(`${name}: a call result is not a list of float32 tensors`);
         if (computation === 'forward') return { y: nhwcToNchw(raw[0]) };
@@ -286,8 +303,11 @@ class TfjsOracle implements Oracle {
   }
 
   async release(): Promise<void> {
-    for (const t of this.held) t.dispose();
-    this.held.clear();
+    // Queued too: a call still in the queue may need these tensors.
+    await onBackend(this.tf, this.backend, () => {
+      for (const t of this.held) t.dispose();
+      this.held.clear();
+    });
   }
 
   private keep<T extends TF.Tensor>(t: T): T {
@@ -318,7 +338,7 @@ class TfjsOracle implements Oracle {
       pad = 'valid';
     }
     const cut = (dx: T4): T4 => (prePad ? tf.slice(dx, [0, g.padTop, g.padLeft, 0], [g.batch, g.inHeight, g.inWidth, g.inChannels]) : dx);
-    const bias = computation === 'forward' && c.bias ? this.keep(tf.tensor1d(c.bias.data, 'float32')) : undefined;
+    const bias = computation === 'forward' && c.bias ? this.keep(tf.tensor1d(Float32Array.from(c.bias.data), 'float32')) : undefined;
     const withBias = (y: T4): T4 => (bias ? tf.add(y, bias) : y);
 
     if (isDepthwise(g)) {
@@ -402,11 +422,11 @@ export async function loadTfjsOracles(): Promise<{ oracles: Oracle[]; absent: Ab
     backend,
   });
 
-  // tfjs-node is optional and never a type dependency: its types are absent when it is.
+  // tfjs-node is optional, so never a type dependency: imported by a name TypeScript does not resolve.
   const nodePkg = '@tensorflow/tfjs-node';
   try {
     const mod: unknown = await import(nodePkg);
-    if (!(await tf.setBackend('tensorflow'))) throw new Error('it loaded, but its tensorflow backend did not initialize');
+    await onBackend(tf, 'tensorflow', () => undefined);
     const versions = versionsOf('tensorflow', nodePkg);
     const listed = typeof mod === 'object' && mod !== null && 'version' in mod ? mod.version : undefined;
     if (typeof listed === 'object' && listed !== null) {
@@ -428,7 +448,7 @@ export async function loadTfjsOracles(): Promise<{ oracles: Oracle[]; absent: Ab
     // In Node the wasm backend loads its .wasm files from beside its own bundle (dist/), from
     // disk: no setWasmPaths needed. Its threaded build needs workers, so Node gets 1 thread.
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) throw new Error('its wasm backend did not initialize');
+    await onBackend(tf, 'wasm', () => undefined);
     const versions = versionsOf('wasm', '@tensorflow/tfjs-backend-wasm');
     versions.simd = String(tf.env().getBool('WASM_HAS_SIMD_SUPPORT'));
     oracles.push(new TfjsOracle(tf, 'wasm', versions, wasm.getThreadsCount()));
@@ -438,7 +458,7 @@ export async function loadTfjsOracles(): Promise<{ oracles: Oracle[]; absent: Ab
 
   try {
     await import('@tensorflow/tfjs-backend-cpu');
-    if (!(await tf.setBackend('cpu'))) throw new Error('its cpu backend did not initialize');
+    await onBackend(tf, 'cpu', () => undefined);
     oracles.push(new TfjsOracle(tf, 'cpu', versionsOf('cpu', '@tensorflow/tfjs-backend-cpu'), 1));
   } catch (e) {
     absent.push({ name: TFJS_ORACLE_NAMES.cpu, reason: `@tensorflow/tfjs-backend-cpu does not load: ${firstLine(e)}` });
