@@ -1,5 +1,6 @@
 // What a report records about the machine and process, so timings can be read in context.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import type { Environment } from './report/types.ts';
@@ -12,15 +13,24 @@ const PACKAGES = [
 /** Settings that change timings; recorded as they were when the process started. */
 export const TIMING_SETTINGS = ['GLIBC_TUNABLES', 'CI', 'NODE_OPTIONS', 'UV_THREADPOOL_SIZE', 'OMP_NUM_THREADS'];
 
+/** A package's version from its package.json, found beside its resolved entry point; undefined when absent. */
 export function packageVersion(name: string): string | undefined {
   const require = createRequire(import.meta.url);
+  let dir: string;
   try {
-    const path = require.resolve(`${name}/package.json`);
-    const json: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    return typeof json === 'object' && json !== null && 'version' in json && typeof json.version === 'string' ? json.version : undefined;
+    dir = dirname(require.resolve(name));
   } catch {
     return undefined;
   }
+  for (; dir !== dirname(dir); dir = dirname(dir)) {
+    const path = join(dir, 'package.json');
+    if (!existsSync(path)) continue;
+    const json: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof json === 'object' && json !== null && 'name' in json && json.name === name) {
+      return 'version' in json && typeof json.version === 'string' ? json.version : undefined;
+    }
+  }
+  return undefined;
 }
 
 export function environment(): Environment {

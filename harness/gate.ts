@@ -25,8 +25,10 @@ async function timeBlock(p: Prepared, reps: number): Promise<number> {
   return (performance.now() - t0) / reps;
 }
 
+/** Warms a call up (JIT tiers, sessions, caches: at least 3 calls and 100 ms), then sizes its blocks. */
 async function repsFor(p: Prepared, minBlockMs: number): Promise<number> {
-  await timeBlock(p, 1); // warm up: JIT, sessions, caches
+  const t0 = performance.now();
+  for (let i = 0; i < 3 || performance.now() - t0 < 100; i++) await timeBlock(p, 1);
   const once = await timeBlock(p, 1);
   return Math.max(1, Math.ceil(minBlockMs / Math.max(once, 1e-3)));
 }
@@ -65,7 +67,7 @@ export function verdictOf(interval: Interval, threshold: number): GateRow['verdi
  */
 export interface GatePair { mode: 'baseline' | 'compare'; c: Case; computation: Computation; candidate: Engine; reference: Engine; baseline?: number[] }
 
-/** Measures one pair: undefined when either engine cannot run the case. */
+/** Measures one pair's per-round log ratios, or says why either engine cannot run the case. */
 async function measurePair(pair: GatePair, options: GateOptions): Promise<number[] | string> {
   const cand = await pair.candidate.prepare(pair.c, pair.computation);
   if (typeof cand === 'string') return cand;
@@ -90,19 +92,23 @@ function rowOf(pair: GatePair, logRatios: number[], threshold: number): GateRow 
 }
 
 /**
- * Gates every pair; a pair first judged slower is measured once more and stays 'slower' only if
- * the re-run agrees (otherwise 'unconfirmed'). `skipped` collects pairs that could not run.
+ * Gates every pair. A pair first judged slower is measured once more (fresh inputs and warm-up),
+ * and stays 'slower' only if the rounds of both runs together still put the whole interval above
+ * the threshold (otherwise 'unconfirmed'). `skipped` collects pairs that could not run.
  */
+export type Measure = (pair: GatePair, options: GateOptions) => Promise<number[] | string>;
+
 export async function runGate(
   pairs: readonly GatePair[], options: GateOptions = DEFAULT_GATE,
   onProgress?: (done: number, total: number, label: string) => void,
+  measure: Measure = measurePair,
 ): Promise<{ rows: GateRow[]; skipped: { caseId: string; computation: Computation; candidate: string; reason: string }[] }> {
   const rows: GateRow[] = [];
   const skipped: { caseId: string; computation: Computation; candidate: string; reason: string }[] = [];
   let done = 0;
   for (const pair of pairs) {
     const threshold = pair.c.gateThreshold ?? options.threshold;
-    const measured = await measurePair(pair, options);
+    const measured = await measure(pair, options);
     onProgress?.(++done, pairs.length, `${pair.candidate.name} / ${pair.reference.name} ${pair.c.id} ${pair.computation}`);
     if (typeof measured === 'string') {
       skipped.push({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reason: measured });
@@ -110,8 +116,8 @@ export async function runGate(
     }
     let row = rowOf(pair, measured, threshold);
     if (row.verdict === 'slower') {
-      const again = await measurePair(pair, options);
-      const confirm = typeof again === 'string' ? undefined : rowOf(pair, again, threshold);
+      const again = await measure(pair, options);
+      const confirm = typeof again === 'string' ? undefined : rowOf(pair, [...measured, ...again], threshold);
       row = confirm?.verdict === 'slower' ? { ...confirm, verdict: 'slower' } : { ...row, verdict: 'unconfirmed' };
     }
     rows.push(row);

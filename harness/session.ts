@@ -1,5 +1,6 @@
 // One harness session: select implementations, cases and oracles; run the differential checks and
 // the timings; assemble the report. The CLI commands are thin layers over this.
+import { existsSync } from 'node:fs';
 import { implementationEngine, oracleEngine, type Engine, timeComputation, DEFAULT_BENCH, type BenchOptions } from './bench.ts';
 import { type Case, type CaseError, loadCases, type Op } from './cases/load.ts';
 import { fnv1a } from './cases/generate.ts';
@@ -71,6 +72,8 @@ export async function selectImplementations(names: string[]): Promise<{ impl: Im
 export async function loadInputs(sel: Selection): Promise<Inputs> {
   if (sel.op && !OPS.includes(sel.op as Op)) throw new UsageError(`--op: unknown op "${sel.op}" (one of ${OPS.join(', ')})`);
   const implementations = await selectImplementations(sel.impls);
+  const missing = sel.cases.find((p) => !existsSync(p));
+  if (missing) throw new UsageError(`--cases: ${missing}: no such file or folder`);
   const loaded = loadCases(sel.cases);
   if (loaded.files.length === 0 && loaded.errors.length === 0) throw new UsageError(`no case files (*.yaml) in ${sel.cases.join(', ')}`);
   const matches = caseMatcher(sel.casePattern);
