@@ -50,7 +50,7 @@ export interface BenchOptions {
   minIterations: number;
 }
 
-export const DEFAULT_BENCH: BenchOptions = { timeMs: 250, minIterations: 5 };
+export const DEFAULT_BENCH: BenchOptions = { timeMs: 200, minIterations: 3 };
 
 /** Work of one call by the geometry's counts: FLOPs for conv, bytes for pooling. */
 export function workOf(c: Case, computation: Computation): { amount: number; unit: 'GFLOP/s' | 'GB/s' } {
@@ -76,7 +76,7 @@ export async function timeComputation(c: Case, computation: Computation, engines
     }
     if (typeof prepared === 'string') { timings.push({ ...base, state: 'n/a', reason: prepared }); continue; }
     const call = prepared.call;
-    const bench = new Bench({ time: options.timeMs, iterations: options.minIterations, warmupIterations: 2, warmupTime: 0, retainSamples: true, throws: false });
+    const bench = new Bench({ time: options.timeMs, iterations: options.minIterations, warmupIterations: 1, warmupTime: 0, retainSamples: true, throws: false });
     bench.add(engine.name, async () => { consume(await call()); });
     try {
       await bench.run();

@@ -57,7 +57,7 @@ above ln(1 + threshold), confirmed by a re-run. Without --baseline it records a 
 
 ${SELECT_HELP}
   --baseline <file>   a report written by an earlier "convbench gate"
-  --reference <name>  the engine each kernel is timed against (default: tfjs-cpu, else naive)
+  --reference <name>  the engine each kernel is timed against (default: tfjs-cpu, else ort, else naive)
   --threshold <x>     slowdown threshold as a fraction (default ${DEFAULT_GATE.threshold}; cases may override)
   --rounds <n>        interleaved rounds per pair (default ${DEFAULT_GATE.rounds})
   --report <name>     report file name (default: gate)
@@ -196,7 +196,7 @@ function readReport(path: string): Report {
 function gatePairs(inputs: Inputs, referenceName: string | undefined, baseline?: Report): GatePair[] {
   const engines = enginesOf(inputs);
   const implEngines = engines.filter((e) => e.kind === 'implementation');
-  const preferred = referenceName ? [referenceName] : ['tfjs-cpu', 'naive'];
+  const preferred = referenceName ? [referenceName] : ['tfjs-cpu', 'ort', 'naive'];
   const pairs: GatePair[] = [];
   for (const c of inputs.cases.filter((x) => x.bench)) {
     for (const computation of computationsOf(c)) {

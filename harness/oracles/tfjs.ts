@@ -12,9 +12,9 @@
 //
 // What each backend cannot do, or does differently from our semantics, is declared by
 // `unsupported` and verified one by one in tfjs.test.ts.
-import { createRequire } from 'node:module';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Case, ConvCase, PoolCase } from '../cases/load.ts';
+import { packageVersion } from '../environment.ts';
 import { conv2dGeometry, type Conv2dGeometry, pool2dGeometry, type Pool2dGeometry } from '../geometry.ts';
 import type { Computation, Outputs, Prepared } from '../invoke.ts';
 import { hwioToOihw, nchwToNhwc, nhwcToNchw, oihwToHwio } from '../layout.ts';
@@ -44,16 +44,6 @@ export const CPU_BACKWARD_MAC_LIMIT = 2_000_000;
 const FLT_MIN = 2 ** -126;
 
 const firstLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0].trim();
-
-function packageVersion(pkg: string): string | undefined {
-  try {
-    const found: unknown = createRequire(import.meta.url)(`${pkg}/package.json`);
-    if (typeof found === 'object' && found !== null && 'version' in found && typeof found.version === 'string') return found.version;
-  } catch {
-    // not installed, or no readable package.json
-  }
-  return undefined;
-}
 
 const ones = (a: number, b: number) => a === 1 && b === 1;
 const zeroPads = (g: Conv2dGeometry | Pool2dGeometry) => g.padTop === 0 && g.padBottom === 0 && g.padLeft === 0 && g.padRight === 0;
