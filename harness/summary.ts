@@ -23,7 +23,7 @@ const pct = (logRatio: number) => `${((Math.exp(logRatio) - 1) * 100).toFixed(1)
 
 export function printGate(g: GateSummary, out: Out): void {
   if (g.rows.length === 0) { out('gate: no pairs were timed'); return; }
-  const change = g.mode === 'baseline' ? 'change vs baseline' : 'candidate vs reference';
+  const change = g.mode === 'baseline' && g.baselineName !== undefined ? 'change vs baseline' : 'candidate vs reference';
   const rows = [['case', 'computation', 'candidate', 'reference', change, '95% interval', 'verdict']];
   for (const r of g.rows) {
     rows.push([r.caseId, r.computation, r.candidate, r.reference, pct(r.estimate), `[${pct(r.low)}, ${pct(r.high)}]`, r.verdict]);
