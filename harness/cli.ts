@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_BENCH, poolProcesses } from './bench.ts';
 import { computationsOf } from './check.ts';
-import { DEFAULT_GATE, type GatePair, runGate } from './gate.ts';
+import { DEFAULT_GATE, type GateOptions, type GatePair, measurePair, pairKey, runGate, withRoundsFrom } from './gate.ts';
 import { ImplementationLoadError } from './implementations.ts';
 import { progress } from './progress.ts';
 import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
@@ -59,7 +59,9 @@ ${SELECT_HELP}
   --baseline <file>   a report written by an earlier "convbench gate"
   --reference <name>  the engine each kernel is timed against (default: tfjs-cpu, else ort, else naive)
   --threshold <x>     slowdown threshold as a fraction (default ${DEFAULT_GATE.threshold}; cases may override)
-  --rounds <n>        interleaved rounds per pair (default ${DEFAULT_GATE.rounds})
+  --rounds <n>        interleaved rounds per pair and process (default ${DEFAULT_GATE.rounds})
+  --processes <n>     measure in n fresh processes and pool their rounds (default 2): the same
+                      JavaScript can run at different speeds in different processes
   --report <name>     report file name (default: gate)
   --reports-dir <dir> where reports go (default: reports)`,
   compare: `usage: convbench compare <A> <B> [options]
@@ -212,12 +214,53 @@ function gatePairs(inputs: Inputs, referenceName: string | undefined, baseline?:
   return pairs;
 }
 
+/** Rounds of every gate pair measured by `count` fresh child processes, by pairKey. */
+function gateRoundsFromProcesses(v: SelectValues & { reference?: string }, options: GateOptions, count: number): Map<string, number[]> {
+  const rounds = new Map<string, number[]>();
+  for (let p = 0; p < count; p++) {
+    console.error(`gate: measuring in process ${p + 2} of ${count + 1}`);
+    const args = [...selectionArgs(v), '--rounds', String(options.rounds), ...(v.reference ? ['--reference', v.reference] : [])];
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'gate-rounds', ...args],
+      { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
+    if (child.status !== 0) throw new Error(`gate process ${p + 2} exited with ${child.status}`);
+    const parsed: unknown = JSON.parse(child.stdout);
+    if (!Array.isArray(parsed)) throw new Error(`gate process ${p + 2} printed no rounds`);
+    for (const item of parsed) {
+      if (typeof item !== 'object' || item === null || !('key' in item) || !('logRatios' in item) || typeof item.key !== 'string' || !Array.isArray(item.logRatios)) continue;
+      rounds.set(item.key, [...(rounds.get(item.key) ?? []), ...item.logRatios.filter((x: unknown): x is number => typeof x === 'number')]);
+    }
+  }
+  return rounds;
+}
+
+/** Internal: one process's gate rounds for every pair, as JSON on stdout, for `gate --processes`. */
+async function gateRoundsOnly(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({ args: argv, strict: true, options: { ...selectOptions, reference: { type: 'string' }, rounds: { type: 'string' } } });
+  const options = { ...DEFAULT_GATE, rounds: positiveNumber('--rounds', v.rounds, DEFAULT_GATE.rounds, true) };
+  const inputs = await loadInputs(selection(v));
+  try {
+    const out: { key: string; logRatios: number[] }[] = [];
+    for (const pair of gatePairs(inputs, v.reference)) {
+      const measured = await measurePair(pair, options);
+      if (typeof measured !== 'string') out.push({ key: pairKey({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reference: pair.reference.name }), logRatios: measured });
+    }
+    process.stdout.write(JSON.stringify(out));
+    return 0;
+  } finally {
+    await releaseAll(inputs);
+  }
+}
+
 async function gate(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: argv, strict: true,
-    options: { ...selectOptions, baseline: { type: 'string' }, reference: { type: 'string' }, threshold: { type: 'string' }, rounds: { type: 'string' } },
+    options: {
+      ...selectOptions, baseline: { type: 'string' }, reference: { type: 'string' }, threshold: { type: 'string' }, rounds: { type: 'string' },
+      processes: { type: 'string' },
+    },
   });
   if (v.help) { console.log(HELP.gate); return 0; }
+  const processes = positiveNumber('--processes', v.processes, 2, true);
   const baseline = v.baseline ? readReport(v.baseline) : undefined;
   const options = {
     ...DEFAULT_GATE,
@@ -229,8 +272,9 @@ async function gate(argv: string[]): Promise<number> {
   try {
     if (v.reference && !enginesOf(inputs).some((e) => e.name === v.reference)) throw new UsageError(`--reference: no engine named "${v.reference}" in this run`);
     const checked = await checkAll(inputs);
+    const extra = gateRoundsFromProcesses(v, options, processes - 1);
     const bar = progress('gate');
-    const { rows, skipped } = await runGate(gatePairs(inputs, v.reference, baseline), options, (d, t, l) => bar.update(d, t, l));
+    const { rows, skipped } = await runGate(gatePairs(inputs, v.reference, baseline), options, (d, t, l) => bar.update(d, t, l), withRoundsFrom(extra));
     bar.done();
     for (const s of skipped) console.log(`gate: skipped ${s.candidate} on "${s.caseId}" ${s.computation}: ${s.reason}`);
     const failing = [...new Set(checked.results.filter((r) => r.kind === 'implementation' && (r.state === 'failed' || r.state === 'errored')).map((r) => `${r.subject}: ${r.caseId} ${r.computation}`))];
@@ -289,7 +333,7 @@ async function merge(argv: string[]): Promise<number> {
   return finish(merged, v['reports-dir'] ?? 'reports', false);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gate, compare, merge, timings: timingsOnly };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gate, compare, merge, timings: timingsOnly, 'gate-rounds': gateRoundsOnly };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -68,7 +68,7 @@ export function verdictOf(interval: Interval, threshold: number): GateRow['verdi
 export interface GatePair { mode: 'baseline' | 'compare'; c: Case; computation: Computation; candidate: Engine; reference: Engine; baseline?: number[] }
 
 /** Measures one pair's per-round log ratios, or says why either engine cannot run the case. */
-async function measurePair(pair: GatePair, options: GateOptions): Promise<number[] | string> {
+export async function measurePair(pair: GatePair, options: GateOptions): Promise<number[] | string> {
   const cand = await pair.candidate.prepare(pair.c, pair.computation);
   if (typeof cand === 'string') return cand;
   const ref = await pair.reference.prepare(pair.c, pair.computation);
@@ -97,6 +97,25 @@ function rowOf(pair: GatePair, logRatios: number[], threshold: number): GateRow 
  * the threshold (otherwise 'unconfirmed'). `skipped` collects pairs that could not run.
  */
 export type Measure = (pair: GatePair, options: GateOptions) => Promise<number[] | string>;
+
+/** Identifies a pair across processes and reports. */
+export const pairKey = (p: { caseId: string; computation: string; candidate: string; reference: string }): string =>
+  `${p.caseId}\u0000${p.computation}\u0000${p.candidate}\u0000${p.reference}`;
+
+/**
+ * A measure whose first measurement of each pair adds rounds measured by other processes
+ * (`extra`, by pairKey); re-runs (confirmations) measure in this process only.
+ */
+export function withRoundsFrom(extra: ReadonlyMap<string, number[]>, measure: Measure = measurePair): Measure {
+  const seen = new Set<string>();
+  return async (pair, options) => {
+    const own = await measure(pair, options);
+    const key = pairKey({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reference: pair.reference.name });
+    if (typeof own === 'string' || seen.has(key)) return own;
+    seen.add(key);
+    return [...own, ...(extra.get(key) ?? [])];
+  };
+}
 
 export async function runGate(
   pairs: readonly GatePair[], options: GateOptions = DEFAULT_GATE,

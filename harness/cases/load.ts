@@ -1,7 +1,7 @@
 // Load, validate and expand YAML case files into runnable cases (canonical NCHW / OIHW tensors
 // plus a geometry record). Every problem names file, line and field; other cases still load.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import schema from '../../cases/case.schema.json' with { type: 'json' };
@@ -384,7 +384,8 @@ export function loadCases(paths: string[], root = process.cwd()): LoadResult {
     return result;
   }
   for (const file of files) {
-    const shown = relative(root, file) || file;
+    const rel = relative(root, file);
+    const shown = rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel; // paths outside the project stay absolute
     result.files.push(shown);
     const { cases, errors } = loadCaseText(readFileSync(file, 'utf8'), shown);
     result.cases.push(...cases);
