@@ -57,29 +57,27 @@ class ArgmaxColumns {
   }
 }
 
-export function maxPool2d(x: Tensor, g: Pool2dGeometry): Tensor {
-  const y = zeros(poolOutputShape(g));
+/** Calls visit(output offset, input offset of that window's winner) for every output element. */
+function forEachWinner(x: Tensor, g: Pool2dGeometry, visit: (out: number, winner: number) => void): void {
   const cols = new ArgmaxColumns(g);
   const P = cols.positions;
   const inPlane = g.inHeight * g.inWidth;
   for (let plane = 0; plane < g.batch * g.channels; plane++) {
     const xOffset = plane * inPlane;
     cols.run(x.data, xOffset);
-    for (let p = 0; p < P; p++) y.data[plane * P + p] = x.data[xOffset + cols.winner(p)];
+    for (let p = 0; p < P; p++) visit(plane * P + p, xOffset + cols.winner(p));
   }
+}
+
+export function maxPool2d(x: Tensor, g: Pool2dGeometry): Tensor {
+  const y = zeros(poolOutputShape(g));
+  forEachWinner(x, g, (out, winner) => { y.data[out] = x.data[winner]; });
   return y;
 }
 
 /** Routes each dy to its window's winner, accumulating where windows overlap. */
 export function maxPool2dBackward(x: Tensor, dy: Tensor, g: Pool2dGeometry): Tensor {
   const dx = new Float64Array(x.data.length);
-  const cols = new ArgmaxColumns(g);
-  const P = cols.positions;
-  const inPlane = g.inHeight * g.inWidth;
-  for (let plane = 0; plane < g.batch * g.channels; plane++) {
-    const xOffset = plane * inPlane;
-    cols.run(x.data, xOffset);
-    for (let p = 0; p < P; p++) dx[xOffset + cols.winner(p)] += dy.data[plane * P + p];
-  }
+  forEachWinner(x, g, (out, winner) => { dx[winner] += dy.data[out]; });
   return { shape: [...x.shape], data: Float32Array.from(dx) };
 }
