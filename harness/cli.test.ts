@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseReport } from './report/json.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convbench-cli-'));
 const CASES = join(dir, 'cases.yaml');
@@ -16,6 +17,15 @@ writeFileSync(CASES, `cases:
     op: conv2d
     attributes: { padding: 1 }
     inputs: { x: { shape: [1, 2, 5, 4] }, w: { shape: [3, 2, 3, 3] } }
+`);
+
+const BENCH = join(dir, 'bench.yaml');
+writeFileSync(BENCH, `cases:
+  - name: bench pool
+    op: maxpool2d
+    bench: true
+    attributes: { kernel: 3, strides: 2 }
+    inputs: { x: { shape: [4, 8, 33, 31] } }
 `);
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -59,6 +69,48 @@ describe('convbench CLI', () => {
     expect(m.code).toBe(0);
     const merged = JSON.parse(readFileSync(join(dir, 'merged.json'), 'utf8')) as { cases: { name: string }[] };
     expect(merged.cases.map((c) => c.name).sort()).toEqual(['tiny conv', 'tiny pool']);
+  });
+
+  it('compare measures in fresh processes and calls a 4x slower kernel slower, exit 1', () => {
+    const r = cli('compare', 'harness/fixtures/slow-naive.ts', 'naive', '--cases', BENCH, '--processes', '2', '--rounds', '5', '--reports-dir', dir, '--report', 'cmp');
+    expect(r.stderr).not.toMatch(/harness error/);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('gate process 2 of 2');
+    const rows = parseReport(readFileSync(join(dir, 'cmp.json'), 'utf8'), 'cmp.json').gate?.rows ?? [];
+    expect(rows.map((x) => [x.computation, x.candidate, x.reference, x.verdict])).toEqual([
+      ['forward', 'slow-naive', 'naive', 'slower'], ['backward', 'slow-naive', 'naive', 'slower'],
+    ]);
+    // Two processes on the first measurement and two more on the confirming one, each with >= 5 rounds.
+    for (const x of rows) {
+      expect(x.logRatios).toHaveLength(4);
+      for (const rounds of x.logRatios) expect(rounds.length).toBeGreaterThanOrEqual(5);
+      expect(x.estimate).toBeGreaterThan(Math.log(2));
+    }
+  });
+
+  it('gate: a baseline records ratios by process; a later run is judged against it and names regressions', () => {
+    const gateArgs = ['gate', '--cases', BENCH, '--oracle', 'none', '--processes', '2', '--rounds', '5', '--reports-dir', dir];
+    const first = cli(...gateArgs, '--impl', 'naive', '--impl', 'im2col', '--report', 'base');
+    expect(first.stderr).not.toMatch(/harness error/);
+    expect(first.code).toBe(0);
+    const baseline = parseReport(readFileSync(join(dir, 'base.json'), 'utf8'), 'base.json');
+    expect(baseline.gate?.rows.map((x) => [x.candidate, x.reference, x.verdict, x.logRatios.length])).toEqual([
+      ['im2col', 'naive', 'new', 2], ['im2col', 'naive', 'new', 2],
+    ]);
+    // Make the baseline say the off-by-one kernel passed there, under its name: now it fails.
+    const text = readFileSync(join(dir, 'base.json'), 'utf8').replaceAll('"im2col"', '"off-by-one"');
+    writeFileSync(join(dir, 'edited-base.json'), text);
+    const head = cli(...gateArgs, '--impl', 'naive', '--impl', 'harness/fixtures/off-by-one.ts', '--baseline', join(dir, 'edited-base.json'), '--report', 'head');
+    expect(head.code).toBe(1);
+    expect(head.stdout).toMatch(/regression \(passed in the baseline, fails now\): off-by-one: bench pool .* backward/);
+    const rows = parseReport(readFileSync(join(dir, 'head.json'), 'utf8'), 'head.json').gate?.rows ?? [];
+    const before = parseReport(text, 'edited-base.json').gate?.rows ?? [];
+    expect(rows).toHaveLength(2);
+    for (const [i, x] of rows.entries()) {
+      expect(x.candidate).toBe('off-by-one');
+      expect(x.baseline).toBeCloseTo(before[i].estimate, 12);
+      expect(['slower', 'faster', 'unchanged', 'unconfirmed']).toContain(x.verdict);
+    }
   });
 
   it('bad input is one line and exit 2', () => {

@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 // convbench command line. Exit codes: 0 all good, 1 failures or regressions, 2 bad input or harness error.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_BENCH, poolProcesses } from './bench.ts';
 import { computationsOf } from './check.ts';
-import { DEFAULT_GATE, type GateOptions, type GatePair, measurePair, pairKey, runGate, withRoundsFrom } from './gate.ts';
+import { DEFAULT_GATE, type GateOptions, type GatePair, MIN_ROUNDS, runGate, type Skipped } from './gate.ts';
 import { ImplementationLoadError } from './implementations.ts';
-import { progress } from './progress.ts';
+import { answerPlan, inFreshProcesses, readPlan, runChild } from './processes.ts';
 import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
 import { mergeReports } from './report/merge.ts';
 import type { GateSummary, Report, Timing } from './report/types.ts';
@@ -17,6 +15,9 @@ import { printGate, printSummary } from './summary.ts';
 import {
   buildReport, checkAll, enginesOf, type Inputs, loadInputs, parseShard, releaseAll, type Selection, timeAll, UsageError,
 } from './session.ts';
+
+/** Fresh processes that measure the gate's rounds: between-process variation needs several. */
+const GATE_PROCESSES = 3;
 
 const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; default: cases/)
   --impl <name|path>  a built-in implementation (naive, im2col, views) or a module whose default
@@ -59,9 +60,11 @@ ${SELECT_HELP}
   --baseline <file>   a report written by an earlier "convbench gate"
   --reference <name>  the engine each kernel is timed against (default: tfjs-cpu, else ort, else naive)
   --threshold <x>     slowdown threshold as a fraction (default ${DEFAULT_GATE.threshold}; cases may override)
-  --rounds <n>        interleaved rounds per pair and process (default ${DEFAULT_GATE.rounds})
-  --processes <n>     measure in n fresh processes and pool their rounds (default 2): the same
-                      JavaScript can run at different speeds in different processes
+  --rounds <n>        interleaved rounds per pair and process (default ${DEFAULT_GATE.rounds}; fewer, at least
+                      ${MIN_ROUNDS}, when a pair's rounds pass ${DEFAULT_GATE.maxPairMs / 1000} s)
+  --processes <n>     measure in n fresh processes, one after another (default ${GATE_PROCESSES}): the same
+                      JavaScript can run at different speeds in different processes, so the
+                      process, not the round, is the unit of the statistics
   --report <name>     report file name (default: gate)
   --reports-dir <dir> where reports go (default: reports)`,
   compare: `usage: convbench compare <A> <B> [options]
@@ -74,6 +77,7 @@ base builds of your kernels), interleaved in rounds, on the bench cases; A is sl
   --op, --case, --shard   as for run
   --threshold <x>     (default ${DEFAULT_GATE.threshold})
   --rounds <n>        (default ${DEFAULT_GATE.rounds})
+  --processes <n>     (default ${GATE_PROCESSES})
   --report <name>     report file name (default: compare)
   --reports-dir <dir> where reports go (default: reports)`,
   merge: `usage: convbench merge <report.json>... [--report <name>] [--reports-dir <dir>]
@@ -141,11 +145,9 @@ async function timings(inputs: Inputs, v: SelectValues, benchMs: number, process
   const own = await timeAll(inputs, { ...DEFAULT_BENCH, timeMs: benchMs });
   const runs: Timing[][] = [own];
   for (let p = 1; p < processes; p++) {
-    console.error(`timing: process ${p + 1} of ${processes}`);
-    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'timings', ...selectionArgs(v), '--bench-time', String(benchMs)],
-      { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'inherit'] });
-    if (child.status !== 0) throw new Error(`timing process ${p + 1} exited with ${child.status}`);
-    runs.push(parseReport(child.stdout, `timing process ${p + 1}`).timings);
+    const what = `timing process ${p + 1} of ${processes}`;
+    console.error(what);
+    runs.push(parseReport(runChild(['timings', ...selectionArgs(v), '--bench-time', String(benchMs)], what), what).timings);
   }
   return processes > 1 ? poolProcesses(runs) : own;
 }
@@ -204,51 +206,42 @@ function gatePairs(inputs: Inputs, referenceName: string | undefined, baseline?:
     for (const computation of computationsOf(c)) {
       // The first preferred engine that supports this computation is the reference.
       const reference = preferred.map((n) => engines.find((e) => e.name === n)).find((e) => e !== undefined && !(e.kind === 'oracle' && inputs.oracles.find((o) => o.name === e.name)?.unsupported(c, computation)));
-      if (!reference) continue;
+      if (!reference) {
+        console.log(`gate: no reference engine (${preferred.join(', ')}) runs "${c.id}" ${computation}; not gated`);
+        continue;
+      }
       for (const candidate of implEngines.filter((e) => e !== reference)) {
         const base = baseline?.gate?.rows.find((r) => r.caseId === c.id && r.computation === computation && r.candidate === candidate.name && r.reference === reference.name);
-        pairs.push({ mode: 'baseline', c, computation, candidate, reference, baseline: base?.logRatios });
+        pairs.push({ mode: 'baseline', c, computation, candidate, reference, ...(base ? { baseline: base.logRatios } : {}) });
       }
     }
   }
   return pairs;
 }
 
-/** Rounds of every gate pair measured by `count` fresh child processes, by pairKey. */
-function gateRoundsFromProcesses(v: SelectValues & { reference?: string }, options: GateOptions, count: number): Map<string, number[]> {
-  const rounds = new Map<string, number[]>();
-  for (let p = 0; p < count; p++) {
-    console.error(`gate: measuring in process ${p + 2} of ${count + 1}`);
-    const args = [...selectionArgs(v), '--rounds', String(options.rounds), ...(v.reference ? ['--reference', v.reference] : [])];
-    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'gate-rounds', ...args],
-      { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'inherit'] });
-    if (child.status !== 0) throw new Error(`gate process ${p + 2} exited with ${child.status}`);
-    const parsed: unknown = JSON.parse(child.stdout);
-    if (!Array.isArray(parsed)) throw new Error(`gate process ${p + 2} printed no rounds`);
-    for (const item of parsed) {
-      if (typeof item !== 'object' || item === null || !('key' in item) || !('logRatios' in item) || typeof item.key !== 'string' || !Array.isArray(item.logRatios)) continue;
-      rounds.set(item.key, [...(rounds.get(item.key) ?? []), ...item.logRatios.filter((x: unknown): x is number => typeof x === 'number')]);
-    }
-  }
-  return rounds;
-}
-
-/** Internal: one process's gate rounds for every pair, as JSON on stdout, for `gate --processes`. */
+/** Internal: measures the gate pairs planned on stdin in this process, as JSON on stdout. */
 async function gateRoundsOnly(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, strict: true, options: { ...selectOptions, reference: { type: 'string' }, rounds: { type: 'string' } } });
-  const options = { ...DEFAULT_GATE, rounds: positiveNumber('--rounds', v.rounds, DEFAULT_GATE.rounds, true) };
+  const { values: v } = parseArgs({ args: argv, strict: true, options: selectOptions });
+  const plan = readPlan();
   const inputs = await loadInputs(selection(v));
   try {
-    const out: { key: string; logRatios: number[] }[] = [];
-    for (const pair of gatePairs(inputs, v.reference)) {
-      const measured = await measurePair(pair, options);
-      if (typeof measured !== 'string') out.push({ key: pairKey({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reference: pair.reference.name }), logRatios: measured });
-    }
-    process.stdout.write(JSON.stringify(out));
+    process.stdout.write(JSON.stringify(await answerPlan(plan, inputs.cases, enginesOf(inputs))));
     return 0;
   } finally {
     await releaseAll(inputs);
   }
+}
+
+function gateOptions(v: { threshold?: string; rounds?: string }): GateOptions {
+  return {
+    ...DEFAULT_GATE,
+    threshold: positiveNumber('--threshold', v.threshold, DEFAULT_GATE.threshold),
+    rounds: positiveNumber('--rounds', v.rounds, DEFAULT_GATE.rounds, true),
+  };
+}
+
+function reportSkipped(command: string, skipped: readonly Skipped[]): void {
+  for (const s of skipped) console.log(`${command}: skipped ${s.candidate} on "${s.caseId}" ${s.computation}: ${s.reason}`);
 }
 
 async function gate(argv: string[]): Promise<number> {
@@ -260,23 +253,18 @@ async function gate(argv: string[]): Promise<number> {
     },
   });
   if (v.help) { console.log(HELP.gate); return 0; }
-  const processes = positiveNumber('--processes', v.processes, 2, true);
+  const processes = positiveNumber('--processes', v.processes, GATE_PROCESSES, true);
   const baseline = v.baseline ? readReport(v.baseline) : undefined;
-  const options = {
-    ...DEFAULT_GATE,
-    threshold: positiveNumber('--threshold', v.threshold, DEFAULT_GATE.threshold),
-    rounds: positiveNumber('--rounds', v.rounds, DEFAULT_GATE.rounds, true),
-  };
+  const options = gateOptions(v);
   const inputs = await loadInputs(selection(v));
   announce(inputs, console.log);
   try {
     if (v.reference && !enginesOf(inputs).some((e) => e.name === v.reference)) throw new UsageError(`--reference: no engine named "${v.reference}" in this run`);
     const checked = await checkAll(inputs);
-    const extra = gateRoundsFromProcesses(v, options, processes - 1);
-    const bar = progress('gate');
-    const { rows, skipped } = await runGate(gatePairs(inputs, v.reference, baseline), options, (d, t, l) => bar.update(d, t, l), withRoundsFrom(extra));
-    bar.done();
-    for (const s of skipped) console.log(`gate: skipped ${s.candidate} on "${s.caseId}" ${s.computation}: ${s.reason}`);
+    // Every round is measured by fresh processes doing only that, never by this one after the
+    // checks: a baseline and a head run then measure in processes in the same state.
+    const { rows, skipped } = await runGate(gatePairs(inputs, v.reference, baseline), inFreshProcesses(selectionArgs(v), options, processes, console.log), options.threshold);
+    reportSkipped('gate', skipped);
     const failing = [...new Set(checked.results.filter((r) => r.kind === 'implementation' && (r.state === 'failed' || r.state === 'errored')).map((r) => `${r.subject}: ${r.caseId} ${r.computation}`))];
     const passedBefore = new Set((baseline?.results ?? []).filter((r) => r.kind === 'implementation' && r.state === 'passed').map((r) => `${r.subject}: ${r.caseId} ${r.computation}`));
     const summary: GateSummary = {
@@ -296,24 +284,21 @@ async function compare(argv: string[]): Promise<number> {
     args: argv, strict: true, allowPositionals: true,
     options: {
       cases: { type: 'string', multiple: true }, op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' },
-      threshold: { type: 'string' }, rounds: { type: 'string' }, report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      threshold: { type: 'string' }, rounds: { type: 'string' }, processes: { type: 'string' },
+      report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) { console.log(HELP.compare); return 0; }
   if (positionals.length !== 2) throw new UsageError(`compare takes two implementations, got ${positionals.length}`);
-  const options = {
-    ...DEFAULT_GATE,
-    threshold: positiveNumber('--threshold', v.threshold, DEFAULT_GATE.threshold),
-    rounds: positiveNumber('--rounds', v.rounds, DEFAULT_GATE.rounds, true),
-  };
-  const inputs = await loadInputs({ ...selection({ ...v, oracle: ['none'] }), impls: positionals });
+  const options = gateOptions(v);
+  const processes = positiveNumber('--processes', v.processes, GATE_PROCESSES, true);
+  const chosen = { ...v, impl: positionals, oracle: ['none'] };
+  const inputs = await loadInputs(selection(chosen));
   announce(inputs, console.log);
   const [a, b] = enginesOf(inputs);
   const pairs: GatePair[] = inputs.cases.filter((c) => c.bench).flatMap((c) => computationsOf(c).map((computation) => ({ mode: 'compare' as const, c, computation, candidate: a, reference: b })));
-  const bar = progress('compare');
-  const { rows, skipped } = await runGate(pairs, options, (d, t, l) => bar.update(d, t, l));
-  bar.done();
-  for (const s of skipped) console.log(`compare: skipped "${s.caseId}" ${s.computation}: ${s.reason}`);
+  const { rows, skipped } = await runGate(pairs, inFreshProcesses(selectionArgs(chosen), options, processes, console.log), options.threshold);
+  reportSkipped('compare', skipped);
   const summary: GateSummary = { mode: 'compare', regressions: [], stillFailing: [], rows, ok: !rows.some((r) => r.verdict === 'slower') };
   const report = buildReport(v.report ?? 'compare', inputs, { results: [], disagreements: [], timings: [], gate: summary });
   const paths = writeReports(report, v['reports-dir'] ?? 'reports');

@@ -1,23 +1,29 @@
 // The speed gate (DESIGN.md "Gate"). Absolute times mean nothing across machines, so a kernel is
 // timed interleaved with a reference engine in rounds, in one process; each round gives one
-// ln(candidate / reference). Verdicts come from the Hodges-Lehmann estimate of those log ratios and
-// its bootstrap 95% interval: slower only when the whole interval lies above ln(1 + threshold),
-// and only if a re-run of that pair says so again.
+// ln(candidate / reference). The same JavaScript can run at different speeds in different
+// processes (JIT decisions, heap layout), so rounds are measured in several fresh processes and the
+// process is the unit: a pair's estimate is the mean of each process's Hodges-Lehmann estimate, its
+// 95% interval comes from a two-stage bootstrap (processes, then rounds within them). Slower only
+// when the whole interval lies above ln(1 + threshold), and only if re-measuring says so again.
 import type { Case } from './cases/load.ts';
 import { consume, type Engine } from './bench.ts';
 import type { Computation, Prepared } from './invoke.ts';
 import type { GateRow } from './report/types.ts';
-import { bootstrap, hodgesLehmann, type Interval } from './stats.ts';
+import { bootstrap, type Clusters, clusteredLocation, type Interval } from './stats.ts';
 
 export interface GateOptions {
+  /** Interleaved rounds per pair and process (fewer, but at least MIN_ROUNDS, when maxPairMs runs out). */
   rounds: number;
   /** Each timed block repeats a call until it lasts at least this long. */
   minBlockMs: number;
+  /** Time budget of one pair's rounds in one process, so that slow kernels do not take minutes. */
+  maxPairMs: number;
   /** Default slowdown threshold (0.1 = 10%); a case may override it. */
   threshold: number;
 }
 
-export const DEFAULT_GATE: GateOptions = { rounds: 21, minBlockMs: 20, threshold: 0.1 };
+export const MIN_ROUNDS = 5;
+export const DEFAULT_GATE: GateOptions = { rounds: 11, minBlockMs: 20, maxPairMs: 3000, threshold: 0.1 };
 
 async function timeBlock(p: Prepared, reps: number): Promise<number> {
   const t0 = performance.now();
@@ -34,11 +40,12 @@ async function repsFor(p: Prepared, minBlockMs: number): Promise<number> {
 }
 
 /** Per-round ln(candidate / reference), the two timed in alternating order within each round. */
-export async function interleavedLogRatios(candidate: Prepared, reference: Prepared, options: Pick<GateOptions, 'rounds' | 'minBlockMs'>): Promise<number[]> {
+export async function interleavedLogRatios(candidate: Prepared, reference: Prepared, options: Pick<GateOptions, 'rounds' | 'minBlockMs' | 'maxPairMs'>): Promise<number[]> {
   const repsC = await repsFor(candidate, options.minBlockMs);
   const repsR = await repsFor(reference, options.minBlockMs);
   const out: number[] = [];
-  for (let r = 0; r < options.rounds; r++) {
+  const t0 = performance.now();
+  for (let r = 0; r < options.rounds && (r < MIN_ROUNDS || performance.now() - t0 < options.maxPairMs); r++) {
     let c: number, ref: number;
     if (r % 2 === 0) { c = await timeBlock(candidate, repsC); ref = await timeBlock(reference, repsR); }
     else { ref = await timeBlock(reference, repsR); c = await timeBlock(candidate, repsC); }
@@ -48,9 +55,9 @@ export async function interleavedLogRatios(candidate: Prepared, reference: Prepa
 }
 
 /** The estimate and interval of a row: of the log ratios, or of their change against a baseline. */
-export function rowInterval(logRatios: readonly number[], baseline?: readonly number[]): Interval {
-  if (!baseline) return bootstrap([logRatios], hodgesLehmann);
-  return bootstrap([logRatios, baseline], (now, base) => hodgesLehmann(now) - hodgesLehmann(base));
+export function rowInterval(logRatios: Clusters, baseline?: Clusters): Interval {
+  if (!baseline) return bootstrap([logRatios], clusteredLocation);
+  return bootstrap([logRatios, baseline], (now, base) => clusteredLocation(now) - clusteredLocation(base));
 }
 
 export function verdictOf(interval: Interval, threshold: number): GateRow['verdict'] {
@@ -62,84 +69,76 @@ export function verdictOf(interval: Interval, threshold: number): GateRow['verdi
 
 /**
  * One gated pair. In 'compare' mode the candidate is judged against the reference directly; in
- * 'baseline' mode the candidate/reference ratio is judged against the baseline's ratio, and a pair
- * the baseline lacks is only recorded ('new').
+ * 'baseline' mode the candidate/reference ratio is judged against the baseline's ratio (its rounds
+ * by process), and a pair the baseline lacks is only recorded ('new').
  */
-export interface GatePair { mode: 'baseline' | 'compare'; c: Case; computation: Computation; candidate: Engine; reference: Engine; baseline?: number[] }
+export interface GatePair { mode: 'baseline' | 'compare'; c: Case; computation: Computation; candidate: Engine; reference: Engine; baseline?: number[][] }
 
-/** Measures one pair's per-round log ratios, or says why either engine cannot run the case. */
+/** What names a pair across processes and reports. */
+export interface PairId { caseId: string; computation: Computation; candidate: string; reference: string }
+
+export const pairId = (p: GatePair): PairId => ({ caseId: p.c.id, computation: p.computation, candidate: p.candidate.name, reference: p.reference.name });
+export const pairKey = (p: PairId): string => `${p.caseId}\u0000${p.computation}\u0000${p.candidate}\u0000${p.reference}`;
+
+/** Measures one pair's per-round log ratios in this process, or says why it cannot be measured. */
 export async function measurePair(pair: GatePair, options: GateOptions): Promise<number[] | string> {
-  const cand = await pair.candidate.prepare(pair.c, pair.computation);
-  if (typeof cand === 'string') return cand;
-  const ref = await pair.reference.prepare(pair.c, pair.computation);
-  if (typeof ref === 'string') return `reference ${pair.reference.name}: ${ref}`;
   try {
+    const cand = await pair.candidate.prepare(pair.c, pair.computation);
+    if (typeof cand === 'string') return cand;
+    const ref = await pair.reference.prepare(pair.c, pair.computation);
+    if (typeof ref === 'string') return `reference ${pair.reference.name}: ${ref}`;
     return await interleavedLogRatios(cand, ref, options);
+  } catch (e) {
+    return `errored while timing: ${e instanceof Error ? e.message : String(e)}`;
   } finally {
     await pair.candidate.release();
     await pair.reference.release();
   }
 }
 
-function rowOf(pair: GatePair, logRatios: number[], threshold: number): GateRow {
+/** Each pair's rounds grouped by the process that measured them (by pairKey), or why it could not run. */
+export type Measurements = Map<string, number[][] | string>;
+/** Measures a list of pairs; the CLI does it in fresh child processes, tests replay numbers. */
+export type Measure = (pairs: readonly GatePair[]) => Promise<Measurements>;
+
+function rowOf(pair: GatePair, logRatios: number[][], threshold: number): GateRow {
   const interval = rowInterval(logRatios, pair.baseline);
   return {
-    caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reference: pair.reference.name,
-    logRatios, estimate: interval.estimate, low: interval.low, high: interval.high, threshold,
-    ...(pair.baseline ? { baseline: hodgesLehmann(pair.baseline) } : {}),
+    ...pairId(pair), logRatios, estimate: interval.estimate, low: interval.low, high: interval.high, threshold,
+    ...(pair.baseline ? { baseline: clusteredLocation(pair.baseline) } : {}),
     verdict: pair.mode === 'baseline' && !pair.baseline ? 'new' : verdictOf(interval, threshold),
   };
 }
 
-/**
- * Gates every pair. A pair first judged slower is measured once more (fresh inputs and warm-up),
- * and stays 'slower' only if the rounds of both runs together still put the whole interval above
- * the threshold (otherwise 'unconfirmed'). `skipped` collects pairs that could not run.
- */
-export type Measure = (pair: GatePair, options: GateOptions) => Promise<number[] | string>;
-
-/** Identifies a pair across processes and reports. */
-export const pairKey = (p: { caseId: string; computation: string; candidate: string; reference: string }): string =>
-  `${p.caseId}\u0000${p.computation}\u0000${p.candidate}\u0000${p.reference}`;
+export interface Skipped { caseId: string; computation: Computation; candidate: string; reason: string }
 
 /**
- * A measure whose first measurement of each pair adds rounds measured by other processes
- * (`extra`, by pairKey); re-runs (confirmations) measure in this process only.
+ * Gates every pair. The pairs first judged slower are measured once more (in new processes), and
+ * stay 'slower' only if the processes of both measurements together still put the whole interval
+ * above the threshold (otherwise 'unconfirmed'). `skipped` collects pairs that could not run.
  */
-export function withRoundsFrom(extra: ReadonlyMap<string, number[]>, measure: Measure = measurePair): Measure {
-  const seen = new Set<string>();
-  return async (pair, options) => {
-    const own = await measure(pair, options);
-    const key = pairKey({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reference: pair.reference.name });
-    if (typeof own === 'string' || seen.has(key)) return own;
-    seen.add(key);
-    return [...own, ...(extra.get(key) ?? [])];
-  };
-}
-
-export async function runGate(
-  pairs: readonly GatePair[], options: GateOptions = DEFAULT_GATE,
-  onProgress?: (done: number, total: number, label: string) => void,
-  measure: Measure = measurePair,
-): Promise<{ rows: GateRow[]; skipped: { caseId: string; computation: Computation; candidate: string; reason: string }[] }> {
+export async function runGate(pairs: readonly GatePair[], measure: Measure, defaultThreshold = DEFAULT_GATE.threshold): Promise<{ rows: GateRow[]; skipped: Skipped[] }> {
+  const thresholdOf = (p: GatePair) => p.c.gateThreshold ?? defaultThreshold;
+  const first = await measure(pairs);
   const rows: GateRow[] = [];
-  const skipped: { caseId: string; computation: Computation; candidate: string; reason: string }[] = [];
-  let done = 0;
+  const skipped: Skipped[] = [];
+  const flagged: { pair: GatePair; at: number; measured: number[][] }[] = [];
   for (const pair of pairs) {
-    const threshold = pair.c.gateThreshold ?? options.threshold;
-    const measured = await measure(pair, options);
-    onProgress?.(++done, pairs.length, `${pair.candidate.name} / ${pair.reference.name} ${pair.c.id} ${pair.computation}`);
+    const measured = first.get(pairKey(pairId(pair))) ?? 'not measured';
     if (typeof measured === 'string') {
       skipped.push({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reason: measured });
       continue;
     }
-    let row = rowOf(pair, measured, threshold);
-    if (row.verdict === 'slower') {
-      const again = await measure(pair, options);
-      const confirm = typeof again === 'string' ? undefined : rowOf(pair, [...measured, ...again], threshold);
-      row = confirm?.verdict === 'slower' ? { ...confirm, verdict: 'slower' } : { ...row, verdict: 'unconfirmed' };
-    }
+    const row = rowOf(pair, measured, thresholdOf(pair));
+    if (row.verdict === 'slower') flagged.push({ pair, at: rows.length, measured });
     rows.push(row);
+  }
+  if (flagged.length === 0) return { rows, skipped };
+  const again = await measure(flagged.map((f) => f.pair));
+  for (const { pair, at, measured } of flagged) {
+    const more = again.get(pairKey(pairId(pair)));
+    const confirm = Array.isArray(more) ? rowOf(pair, [...measured, ...more], thresholdOf(pair)) : undefined;
+    rows[at] = confirm?.verdict === 'slower' ? confirm : { ...rows[at], verdict: 'unconfirmed' };
   }
   return { rows, skipped };
 }

@@ -5,7 +5,8 @@ import type { Implementation } from './implementation.ts';
 import { activationFromNchw, activationToNchw, weightsFromOihw, weightsToOihw } from './layout.ts';
 import type { Tensor } from './tensor.ts';
 
-export type Computation = 'forward' | 'backward';
+export const COMPUTATIONS = ['forward', 'backward'] as const;
+export type Computation = (typeof COMPUTATIONS)[number];
 export type Outputs = Partial<Record<OutputName, Tensor>>;
 
 export const OUTPUTS: Record<Computation, Record<Case['op'], OutputName[]>> = {

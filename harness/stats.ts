@@ -27,25 +27,41 @@ export function hodgesLehmann(xs: readonly number[]): number {
 
 export interface Interval { estimate: number; low: number; high: number }
 
+/** Rounds grouped by the process that measured them: the process, not the round, is the unit. */
+export type Clusters = readonly (readonly number[])[];
+
+/** Each cluster's Hodges-Lehmann estimate, averaged: every process weighs the same. */
+export function clusteredLocation(clusters: Clusters): number {
+  let sum = 0;
+  for (const c of clusters) sum += hodgesLehmann(c);
+  return sum / clusters.length;
+}
+
 /**
- * Percentile bootstrap 95% interval of `statistic` over independent resamples of each sample set
- * (one set: the statistic itself; two sets: e.g. the difference of two estimates). Seeded, so the
- * same data gives the same interval.
+ * Two-stage (cluster) percentile bootstrap 95% interval of `statistic`: each resample draws the
+ * clusters of every sample with replacement, then the members of each drawn cluster. Rounds from
+ * one process are not independent of each other (the process's JIT state moves them together), so
+ * resampling rounds alone would give intervals too narrow; with one cluster this is the ordinary
+ * bootstrap. Seeded, so the same data gives the same interval.
  */
 export function bootstrap(
-  samples: readonly (readonly number[])[], statistic: (...sets: number[][]) => number,
+  samples: readonly Clusters[], statistic: (...sets: number[][][]) => number,
   options: { resamples?: number; seed?: number; level?: number } = {},
 ): Interval {
   const resamples = options.resamples ?? 2000;
   const level = options.level ?? 0.95;
   const next = mulberry32(options.seed ?? 0x5eed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor((next() / 4294967296) * xs.length)];
   const stats: number[] = [];
   for (let b = 0; b < resamples; b++) {
-    const sets = samples.map((s) => Array.from({ length: s.length }, () => s[Math.floor((next() / 4294967296) * s.length)]));
+    const sets = samples.map((clusters) => clusters.map(() => {
+      const cluster = pick(clusters);
+      return cluster.map(() => pick(cluster));
+    }));
     stats.push(statistic(...sets));
   }
   return {
-    estimate: statistic(...samples.map((s) => [...s])),
+    estimate: statistic(...samples.map((clusters) => clusters.map((c) => [...c]))),
     low: quantile(stats, (1 - level) / 2),
     high: quantile(stats, 1 - (1 - level) / 2),
   };

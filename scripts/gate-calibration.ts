@@ -1,84 +1,78 @@
-// Measures the speed gate itself (not a test: it takes minutes and its numbers are the point).
-// For each chosen case: record a baseline ratio of a kernel to its reference, then gate
-//   - the same code against that baseline N times   -> false alarms ('slower' verdicts)
-//   - the kernel made 10% slower by extra work N times -> detections
-//   - the kernel made 20% slower N times            -> detections
-// Usage: npm run gate:calibrate -- [--runs 20] [--case <text>]... [--impl im2col] [--reference tfjs-cpu]
-// (the reference may be a built-in implementation or an oracle, as in `convbench gate --reference`)
+// Measures the speed gate itself (not a test: it takes the better part of an hour, and its numbers
+// are the point). It runs `convbench gate` exactly as a user would, every run a fresh set of
+// processes: for each case, one baseline run records the subject kernel's ratio to the reference
+// engine, then
+//   - N gate runs of the same code against that baseline   -> false alarms ('slower' verdicts)
+//   - N gate runs with the kernel made 10% slower by extra work -> detections
+//   - N gate runs with the kernel made 20% slower            -> detections
+// The subject is scripts/calibration-subject.ts wrapping a built-in kernel.
+// Usage: npm run gate:calibrate -- [--runs 20] [--case <text>]... [--kernel im2col] [--reference tfjs-cpu] [--processes 3]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Engine, implementationEngine, oracleEngine } from '../harness/bench.ts';
-import { loadOracles } from '../harness/oracles/load.ts';
-import { loadCases } from '../harness/cases/load.ts';
-import { DEFAULT_GATE, type GatePair, runGate } from '../harness/gate.ts';
-import { BUILT_IN } from '../harness/implementations.ts';
-import type { Prepared } from '../harness/invoke.ts';
+import { DEFAULT_GATE } from '../harness/gate.ts';
+import { parseReport } from '../harness/report/json.ts';
+import type { GateRow } from '../harness/report/types.ts';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' }, case: { type: 'string', multiple: true },
-    impl: { type: 'string', default: 'im2col' }, reference: { type: 'string', default: 'tfjs-cpu' },
+    kernel: { type: 'string', default: 'im2col' }, reference: { type: 'string', default: 'tfjs-cpu' },
+    processes: { type: 'string', default: '3' },
   },
 });
 const runs = Number(values.runs);
 const patterns = values.case ?? ['bench lenet5 c3', 'bench resnet maxpool'];
+const dir = mkdtempSync(join(tmpdir(), 'convbench-calibration-'));
+const oracleFlags = ['naive', 'im2col', 'views'].includes(values.reference) ? ['--oracle', 'none', '--impl', values.reference] : ['--oracle', values.reference];
 
-/** The same kernel, made `fraction` slower by spinning for that share of each call's own time. */
-function slowed(engine: Engine, fraction: number): Engine {
-  return {
-    ...engine,
-    name: `${engine.name}+${Math.round(fraction * 100)}%`,
-    async prepare(c, computation) {
-      const p = await engine.prepare(c, computation);
-      if (typeof p === 'string') return p;
-      const call = async () => {
-        const t0 = performance.now();
-        const raw = await p.call();
-        const until = performance.now() + (performance.now() - t0) * fraction;
-        while (performance.now() < until) { /* extra work */ }
-        return raw;
-      };
-      return { call, collect: p.collect } satisfies Prepared;
-    },
-  };
+/** One `convbench gate` run on the cases matching `pattern`, as a user would start it; its gate rows. */
+function gate(pattern: string, slowdown: number, report: string, baseline?: string): GateRow[] {
+  const args = ['bin/convbench.js', 'gate', '--cases', 'cases/bench', '--case', pattern, '--impl', 'scripts/calibration-subject.ts', ...oracleFlags,
+    '--reference', values.reference, '--processes', values.processes, '--reports-dir', dir, '--report', report, ...(baseline ? ['--baseline', baseline] : [])];
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CI: 'true', CONVBENCH_SUBJECT: values.kernel, CONVBENCH_SLOWDOWN: String(slowdown) },
+  });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`convbench gate exited with ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const rows = parseReport(readFileSync(join(dir, `${report}.json`), 'utf8'), report).gate?.rows ?? [];
+  return rows.filter((x) => x.candidate === 'subject');
 }
 
-const { oracles } = await loadOracles();
-const find = (name: string): Engine => {
-  const impl = BUILT_IN.find((i) => i.name === name);
-  const oracle = oracles.find((o) => o.name === name);
-  if (impl) return implementationEngine(impl);
-  if (oracle) return oracleEngine(oracle);
-  throw new Error(`no implementation or oracle named ${name}`);
-};
-const candidate = find(values.impl);
-const reference = find(values.reference);
-const { cases } = loadCases(['cases/bench']);
+const pct = (x: number) => `${((Math.exp(x) - 1) * 100).toFixed(1)}%`;
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 60000).toFixed(1)} min`;
 
-console.log(`gate calibration: ${values.impl} against ${values.reference}, ${runs} runs per variant, ` +
-  `${DEFAULT_GATE.rounds} rounds, threshold ${DEFAULT_GATE.threshold * 100}%`);
-for (const pattern of patterns) {
-  const c = cases.find((x) => x.id.includes(pattern));
-  if (!c) { console.log(`no bench case matches "${pattern}"`); continue; }
-  const computation = 'forward' as const;
-  // One throwaway run first: the baseline must not be the process's coldest measurement (in real
-  // use the baseline and the head are measured by processes in the same state).
-  await runGate([{ mode: 'compare', c, computation, candidate, reference }]);
-  const base = await runGate([{ mode: 'compare', c, computation, candidate, reference }]);
-  const baseline = base.rows[0]?.logRatios;
-  if (!baseline) { console.log(`${c.id}: cannot run: ${base.skipped[0]?.reason}`); continue; }
-  const line: string[] = [];
-  for (const [label, engine] of [['same code', candidate], ['10% slower', slowed(candidate, 0.1)], ['20% slower', slowed(candidate, 0.2)]] as const) {
-    let flagged = 0;
-    const estimates: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const pair: GatePair = { mode: 'baseline', c, computation, candidate: engine, reference, baseline };
-      const { rows } = await runGate([pair]);
-      if (rows[0]?.verdict === 'slower') flagged++;
-      if (rows[0]) estimates.push(Math.exp(rows[0].estimate) - 1);
+console.log(`gate calibration: ${values.kernel} (as "subject") against ${values.reference}, ${runs} gate runs per variant, ` +
+  `${values.processes} processes x up to ${DEFAULT_GATE.rounds} rounds, threshold ${DEFAULT_GATE.threshold * 100}%`);
+try {
+  for (const pattern of patterns) {
+    const baseRows = gate(pattern, 0, 'baseline');
+    if (baseRows.length === 0) { console.log(`${pattern}: no gate rows (no bench case matches, or it cannot run)`); continue; }
+    const baseline = join(dir, 'baseline.json');
+    for (const [label, slowdown] of [['same code', 0], ['10% slower', 0.1], ['20% slower', 0.2]] as const) {
+      const byPair = new Map<string, { flagged: number; estimates: number[] }>();
+      for (let r = 0; r < runs; r++) {
+        for (const row of gate(pattern, slowdown, 'head', baseline)) {
+          const key = `${row.caseId} ${row.computation}`;
+          const tally = byPair.get(key) ?? { flagged: 0, estimates: [] };
+          if (row.verdict === 'slower') tally.flagged++;
+          tally.estimates.push(row.estimate);
+          byPair.set(key, tally);
+        }
+        process.stderr.write(`\r${pattern}, ${label}: run ${r + 1}/${runs} (${elapsed()})   `);
+      }
+      process.stderr.write('\n');
+      for (const [key, { flagged, estimates }] of byPair) {
+        const s = [...estimates].sort((a, b) => a - b);
+        console.log(`${key}\n  ${label}: flagged slower ${flagged}/${estimates.length} ` +
+          `(estimated change: min ${pct(s[0])}, median ${pct(s[s.length >> 1])}, max ${pct(s[s.length - 1])})`);
+      }
     }
-    estimates.sort((a, b) => a - b);
-    const at = (q: number) => `${((estimates[Math.round(q * (estimates.length - 1))] ?? Number.NaN) * 100).toFixed(1)}%`;
-    line.push(`${label}: flagged slower ${flagged}/${runs} (estimated change: min ${at(0)}, median ${at(0.5)}, max ${at(1)})`);
   }
-  console.log(`${c.id} ${computation}\n  ${line.join('\n  ')}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`(${elapsed()})`);
 }

@@ -156,8 +156,8 @@ export function fixtureReport(): Report {
       mode: 'baseline', baselineName: 'main',
       regressions: [EVIL_ID], stillFailing: [],
       rows: [
-        { caseId: CONV_ID, computation: 'forward', candidate: 'im2col', reference: 'tfjs-cpu', logRatios: [-1.07, -1.06, -1.08, -1.05], estimate: -1.065, low: -1.08, high: -1.05, baseline: -1.02, threshold: 0.1, verdict: 'faster' },
-        { caseId: EVIL_ID, computation: 'forward', candidate: 'naive', reference: 'tfjs-wasm', logRatios: [1.2, 1.22, 1.25, 1.19], estimate: 1.21, low: 1.19, high: 1.25, baseline: 1.0, threshold: 0.1, verdict: 'slower' },
+        { caseId: CONV_ID, computation: 'forward', candidate: 'im2col', reference: 'tfjs-cpu', logRatios: [[-1.07, -1.06], [-1.08, -1.05]], estimate: -1.065, low: -1.08, high: -1.05, baseline: -1.02, threshold: 0.1, verdict: 'faster' },
+        { caseId: EVIL_ID, computation: 'forward', candidate: 'naive', reference: 'tfjs-wasm', logRatios: [[1.2, 1.22], [1.25, 1.19]], estimate: 1.21, low: 1.19, high: 1.25, baseline: 1.0, threshold: 0.1, verdict: 'slower' },
       ],
       ok: false,
     },

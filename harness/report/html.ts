@@ -6,7 +6,7 @@ import type { CheckResult } from '../check.ts';
 import { describeDisagreement } from '../run.ts';
 import { serializeReport } from './json.ts';
 import {
-  caseRows, engineOrder, engineThreads, failedChecks, failingResults, fmt, logPercent, summarize, type Summary,
+  caseRows, engineOrder, engineThreads, failedChecks, failingResults, fmt, gateMethod, logPercent, summarize, type Summary,
   timingGroups,
 } from './markdown.ts';
 import type { GateRow, Report, Timing } from './types.ts';
@@ -183,8 +183,7 @@ function gate(r: Report): string {
     `${td(x.baseline === undefined ? '—' : logPercent(x.baseline), 'num')}${td(esc(x.verdict), VERDICT_CLASS[x.verdict])}</tr>`);
   const table = g.rows.length ? `<table><thead><tr><th>Case</th><th>Computation</th><th>Candidate</th><th>Reference</th><th class="num">Estimate</th>` +
     `<th class="num">95% interval</th><th class="num">Baseline</th><th>Verdict</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
-    `<p class="muted">Candidate time over reference time, minus 1: Hodges-Lehmann estimate over interleaved rounds, bootstrap 95% interval; ` +
-    `slower means the interval lies above the ${esc((g.rows[0].threshold * 100).toFixed(0))}% threshold.</p>` : '';
+    `<p class="muted">${esc(gateMethod(g))}</p>` : '';
   return `<section id="gate"><h2>Speed gate <span class="badge ${g.ok ? 'ok' : 'bad'}">${g.ok ? 'passed' : 'failed'}</span></h2><p class="muted">${against}</p>${lists}${table}</section>`;
 }
 

@@ -61,7 +61,9 @@ export function parseReport(text: string, source: string): Report {
   if (value.format !== REPORT_FORMAT) return fail(`not a convbench report ("format" is ${describe(value.format)}, want "${REPORT_FORMAT}")`);
   if (value.version !== REPORT_VERSION) {
     return fail(value.version === undefined ? `report has no "version" (this convbench reads version ${REPORT_VERSION})`
-      : `unsupported report version ${describe(value.version)} (this convbench reads version ${REPORT_VERSION})`);
+      : typeof value.version === 'number' && value.version < REPORT_VERSION
+        ? `report version ${value.version} was written by an older convbench (this one reads version ${REPORT_VERSION}): record it again`
+        : `unsupported report version ${describe(value.version)} (this convbench reads version ${REPORT_VERSION})`);
   }
   for (const key of REQUIRED_ARRAYS) {
     if (!Array.isArray(value[key])) {
@@ -300,7 +302,7 @@ function gateRow(v: unknown, at: string): GateRow {
     ...o,
     caseId: str(o.caseId, `${at}.caseId`), computation: oneOf(o.computation, COMPUTATIONS, `${at}.computation`),
     candidate: str(o.candidate, `${at}.candidate`), reference: str(o.reference, `${at}.reference`),
-    logRatios: numbers(o.logRatios, `${at}.logRatios`), estimate: num(o.estimate, `${at}.estimate`),
+    logRatios: array(o.logRatios, `${at}.logRatios`, numbers), estimate: num(o.estimate, `${at}.estimate`),
     low: num(o.low, `${at}.low`), high: num(o.high, `${at}.high`), ...optional(o, 'baseline', at, num),
     threshold: num(o.threshold, `${at}.threshold`),
     verdict: oneOf(o.verdict, VERDICTS, `${at}.verdict`),

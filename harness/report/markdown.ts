@@ -5,7 +5,7 @@ import type { CheckResult } from '../check.ts';
 import { formatMismatch } from '../compare.ts';
 import type { Computation } from '../invoke.ts';
 import { describeDisagreement } from '../run.ts';
-import type { GateRow, Report, Timing } from './types.ts';
+import type { GateRow, GateSummary, Report, Timing } from './types.ts';
 
 // ---- Shared with html.ts
 
@@ -81,6 +81,15 @@ export function logPercent(x: number): string {
   const p = (Math.exp(x) - 1) * 100;
   if (!Number.isFinite(p)) return String(p);
   return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
+}
+
+/** How the gate's numbers were made, in one sentence for the reports. */
+export function gateMethod(g: GateSummary): string {
+  const processes = [...new Set(g.rows.map((x) => x.logRatios.length))].sort((a, b) => a - b).join(' or ');
+  const thresholds = [...new Set(g.rows.map((x) => `+${(x.threshold * 100).toFixed(0)}%`))].join(' / ');
+  return `Estimate: candidate time over reference time, minus 1${g.mode === 'baseline' && g.baselineName !== undefined ? ', as a change against the baseline\'s' : ''}: ` +
+    `the mean over ${processes} processes of each one's Hodges-Lehmann estimate over its interleaved rounds, with a two-stage bootstrap ` +
+    `95% interval (processes, then rounds); slower means the whole interval is above the threshold (${thresholds}).`;
 }
 
 export const VERDICT_MARK: Record<GateRow['verdict'], string> = { slower: '❌', faster: '🚀', unchanged: '✅', unconfirmed: '❔', new: '🆕' };
@@ -230,7 +239,7 @@ function gateSection(r: Report): string[] {
         `${VERDICT_MARK[x.verdict]} ${x.verdict}`,
       ]),
       ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'l'],
-    ), '', `<sub>Estimate: candidate time over reference time, minus 1 (Hodges-Lehmann over ${g.rows[0].logRatios.length} interleaved rounds); slower means the whole interval is above +${(g.rows[0].threshold * 100).toFixed(0)}%.</sub>`);
+    ), '', `<sub>${gateMethod(g)}</sub>`);
   }
   return lines;
 }

@@ -7,7 +7,7 @@ import { embedJson, renderHtml } from './html.ts';
 import { parseReport, ReportFormatError, serializeReport } from './json.ts';
 import { renderJunit } from './junit.ts';
 import { renderMarkdown } from './markdown.ts';
-import type { Report } from './types.ts';
+import { REPORT_VERSION, type Report } from './types.ts';
 import { writeReports } from './write.ts';
 
 /** The error parseReport throws for `text`, checked to be a one-line ReportFormatError. */
@@ -67,7 +67,8 @@ describe('json', () => {
     expect(rejection('{"hello": "world"}')).toBe('baseline.json: not a convbench report (no "format": "convbench-report")');
     expect(rejection('[1, 2, 3]')).toBe('baseline.json: not a convbench report (the top level is an array, not an object)');
     expect(rejection('{"format": "eslint-report"}')).toBe('baseline.json: not a convbench report ("format" is "eslint-report", want "convbench-report")');
-    expect(rejection(edited((o) => { o.version = 2; }))).toBe('baseline.json: unsupported report version 2 (this convbench reads version 1)');
+    expect(rejection(edited((o) => { o.version = REPORT_VERSION + 1; }))).toBe(`baseline.json: unsupported report version ${REPORT_VERSION + 1} (this convbench reads version ${REPORT_VERSION})`);
+    expect(rejection(edited((o) => { o.version = 1; }))).toBe(`baseline.json: report version 1 was written by an older convbench (this one reads version ${REPORT_VERSION}): record it again`);
     expect(rejection(edited((o) => { delete o.version; }))).toMatch(/no "version"/);
     expect(rejection(edited((o) => { delete o.results; }))).toBe('baseline.json: missing "results" (an array)');
     expect(rejection(edited((o) => { o.timings = {}; }))).toBe('baseline.json: "timings" is an object, not an array');

@@ -9,7 +9,7 @@ import type { AbsentOracle } from '../oracles/oracle.ts';
 import type { Disagreement } from '../run.ts';
 
 export const REPORT_FORMAT = 'convbench-report';
-export const REPORT_VERSION = 1;
+export const REPORT_VERSION = 2;
 
 export interface Environment {
   node: string;
@@ -58,13 +58,16 @@ export interface GateRow {
   computation: Computation;
   candidate: string;
   reference: string;
-  /** Per-round ln(candidate / reference). */
-  logRatios: number[];
-  /** Hodges-Lehmann estimate of the median log ratio, and its bootstrap 95% interval. */
+  /** Per-round ln(candidate / reference), grouped by the process that measured them. */
+  logRatios: number[][];
+  /**
+   * Mean over processes of each one's Hodges-Lehmann estimate of its log ratios (against a
+   * baseline: minus the baseline's), and its two-stage bootstrap 95% interval.
+   */
   estimate: number;
   low: number;
   high: number;
-  /** Baseline's estimate for the same pair, when comparing against a baseline report. */
+  /** The baseline's estimate of the ratio for the same pair, when comparing against a baseline report. */
   baseline?: number;
   /** Slowdown threshold as a fraction (0.1 = 10%). */
   threshold: number;
