@@ -72,7 +72,7 @@ describe('convbench CLI', () => {
   });
 
   it('compare measures in fresh processes and calls a 4x slower kernel slower, exit 1', () => {
-    const r = cli('compare', 'harness/fixtures/slow-naive.ts', 'naive', '--cases', BENCH, '--processes', '2', '--rounds', '5', '--reports-dir', dir, '--report', 'cmp');
+    const r = cli('compare', 'harness/fixtures/slow-naive.ts', 'naive', '--cases', BENCH, '--processes', '2', '--rounds', '6', '--reports-dir', dir, '--report', 'cmp');
     expect(r.stderr).not.toMatch(/harness error/);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('gate process 2 of 2');
@@ -80,16 +80,16 @@ describe('convbench CLI', () => {
     expect(rows.map((x) => [x.computation, x.candidate, x.reference, x.verdict])).toEqual([
       ['forward', 'slow-naive', 'naive', 'slower'], ['backward', 'slow-naive', 'naive', 'slower'],
     ]);
-    // Two processes on the first measurement and two more on the confirming one, each with >= 5 rounds.
+    // Two processes on the first measurement and two more on the confirming one, each with >= 6 rounds.
     for (const x of rows) {
       expect(x.logRatios).toHaveLength(4);
-      for (const rounds of x.logRatios) expect(rounds.length).toBeGreaterThanOrEqual(5);
+      for (const rounds of x.logRatios) expect(rounds.length).toBeGreaterThanOrEqual(6);
       expect(x.estimate).toBeGreaterThan(Math.log(2));
     }
   });
 
   it('gate: a baseline records ratios by process; a later run is judged against it and names regressions', () => {
-    const gateArgs = ['gate', '--cases', BENCH, '--oracle', 'none', '--processes', '2', '--rounds', '5', '--reports-dir', dir];
+    const gateArgs = ['gate', '--cases', BENCH, '--oracle', 'none', '--processes', '2', '--rounds', '6', '--reports-dir', dir];
     const first = cli(...gateArgs, '--impl', 'naive', '--impl', 'im2col', '--report', 'base');
     expect(first.stderr).not.toMatch(/harness error/);
     expect(first.code).toBe(0);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { implementationEngine } from './bench.ts';
 import { mulberry32 } from './cases/generate.ts';
 import { loadCaseText } from './cases/load.ts';
-import { DEFAULT_GATE, type GatePair, type Measure, pairId, pairKey, rowInterval, runGate, verdictOf } from './gate.ts';
+import { DEFAULT_GATE, type GatePair, type Measure, pairId, pairKey, roundPairs, rowInterval, runGate, verdictOf } from './gate.ts';
 import naive from '../implementations/naive/index.ts';
 
 const { cases } = loadCaseText(`cases:
@@ -21,7 +21,7 @@ const { cases } = loadCaseText(`cases:
 const engine = implementationEngine(naive);
 
 /** Rounds of ln(ratio) with multiplicative noise of about +-sd, seeded. */
-function rounds(ratio: number, sd = 0.03, seed = 1, n = 11): number[] {
+function rounds(ratio: number, sd = 0.03, seed = 1, n = 12): number[] {
   const next = mulberry32(seed);
   return Array.from({ length: n }, () => Math.log(ratio) + sd * (2 * (next() / 4294967296) - 1) * Math.sqrt(3));
 }
@@ -88,6 +88,14 @@ describe('gate verdicts', () => {
     const { rows } = await runGate([pair('baseline', processes(2, 4, 0.02))], replay([p1, p2, rounds(2.5, 0.02, 5)]));
     expect(rows[0].estimate).toBeGreaterThan(Math.log(1.05));
     expect(rows[0].verdict).toBe('unchanged');
+  });
+
+  it('an order effect (whoever goes second is 15% faster) cancels in round pairs', () => {
+    const ordered = (seed: number) => processes(2, seed, 0.01).map((rs) => rs.map((x, i) => x + (i % 2 ? -1 : 1) * Math.log(1.15)));
+    const iv = rowInterval(ordered(1), ordered(2));
+    expect(Math.abs(iv.estimate)).toBeLessThan(0.01);
+    expect(iv.high - iv.low).toBeLessThan(0.03);
+    expect(roundPairs([[0.1, 0.3, 0.2, 0.4, 9]])[0].map((x) => x.toFixed(6))).toEqual(['0.200000', '0.300000']);
   });
 
   it('a pair without a baseline row is recorded as new, whatever its ratio', async () => {

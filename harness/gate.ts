@@ -1,10 +1,13 @@
 // The speed gate (DESIGN.md "Gate"). Absolute times mean nothing across machines, so a kernel is
 // timed interleaved with a reference engine in rounds, in one process; each round gives one
-// ln(candidate / reference). The same JavaScript can run at different speeds in different
-// processes (JIT decisions, heap layout), so rounds are measured in several fresh processes and the
-// process is the unit: a pair's estimate is the mean of each process's Hodges-Lehmann estimate, its
-// 95% interval comes from a two-stage bootstrap (processes, then rounds within them). Slower only
-// when the whole interval lies above ln(1 + threshold), and only if re-measuring says so again.
+// ln(candidate / reference). Whichever engine goes second in a round runs in a different cache and
+// allocator state (measured: up to 19% apart), so rounds alternate the order and are averaged in
+// consecutive pairs, one of each order. The same JavaScript can also run at different speeds in
+// different processes (JIT decisions, heap layout), so rounds are measured in several fresh
+// processes and the process is the unit: a pair's estimate is the mean of each process's
+// Hodges-Lehmann estimate over its round pairs, its 95% interval comes from a two-stage bootstrap
+// (processes, then round pairs within them). Slower only when the whole interval lies above
+// ln(1 + threshold), and only if re-measuring says so again.
 import type { Case } from './cases/load.ts';
 import { consume, type Engine } from './bench.ts';
 import type { Computation, Prepared } from './invoke.ts';
@@ -12,7 +15,7 @@ import type { GateRow } from './report/types.ts';
 import { bootstrap, type Clusters, clusteredLocation, type Interval } from './stats.ts';
 
 export interface GateOptions {
-  /** Interleaved rounds per pair and process (fewer, but at least MIN_ROUNDS, when maxPairMs runs out). */
+  /** Interleaved rounds per pair and process, rounded up to even (fewer, but at least MIN_ROUNDS, when maxPairMs runs out). */
   rounds: number;
   /** Each timed block repeats a call until it lasts at least this long. */
   minBlockMs: number;
@@ -22,8 +25,8 @@ export interface GateOptions {
   threshold: number;
 }
 
-export const MIN_ROUNDS = 5;
-export const DEFAULT_GATE: GateOptions = { rounds: 11, minBlockMs: 20, maxPairMs: 3000, threshold: 0.1 };
+export const MIN_ROUNDS = 6;
+export const DEFAULT_GATE: GateOptions = { rounds: 20, minBlockMs: 20, maxPairMs: 3000, threshold: 0.1 };
 
 async function timeBlock(p: Prepared, reps: number): Promise<number> {
   const t0 = performance.now();
@@ -39,13 +42,14 @@ async function repsFor(p: Prepared, minBlockMs: number): Promise<number> {
   return Math.max(1, Math.ceil(minBlockMs / Math.max(once, 1e-3)));
 }
 
-/** Per-round ln(candidate / reference), the two timed in alternating order within each round. */
+/** Per-round ln(candidate / reference), the candidate first in even rounds and second in odd ones; always whole pairs of rounds. */
 export async function interleavedLogRatios(candidate: Prepared, reference: Prepared, options: Pick<GateOptions, 'rounds' | 'minBlockMs' | 'maxPairMs'>): Promise<number[]> {
   const repsC = await repsFor(candidate, options.minBlockMs);
   const repsR = await repsFor(reference, options.minBlockMs);
   const out: number[] = [];
+  const rounds = options.rounds + (options.rounds % 2);
   const t0 = performance.now();
-  for (let r = 0; r < options.rounds && (r < MIN_ROUNDS || performance.now() - t0 < options.maxPairMs); r++) {
+  for (let r = 0; r < rounds && (r % 2 === 1 || r < MIN_ROUNDS || performance.now() - t0 < options.maxPairMs); r++) {
     let c: number, ref: number;
     if (r % 2 === 0) { c = await timeBlock(candidate, repsC); ref = await timeBlock(reference, repsR); }
     else { ref = await timeBlock(reference, repsR); c = await timeBlock(candidate, repsC); }
@@ -54,10 +58,16 @@ export async function interleavedLogRatios(candidate: Prepared, reference: Prepa
   return out;
 }
 
+/** Each process's rounds averaged in consecutive pairs (one of each order); a lone last round is dropped. */
+export function roundPairs(logRatios: Clusters): number[][] {
+  return logRatios.map((rounds) => rounds.length < 2 ? [...rounds]
+    : Array.from({ length: rounds.length >> 1 }, (_, i) => (rounds[2 * i] + rounds[2 * i + 1]) / 2));
+}
+
 /** The estimate and interval of a row: of the log ratios, or of their change against a baseline. */
 export function rowInterval(logRatios: Clusters, baseline?: Clusters): Interval {
-  if (!baseline) return bootstrap([logRatios], clusteredLocation);
-  return bootstrap([logRatios, baseline], (now, base) => clusteredLocation(now) - clusteredLocation(base));
+  if (!baseline) return bootstrap([roundPairs(logRatios)], clusteredLocation);
+  return bootstrap([roundPairs(logRatios), roundPairs(baseline)], (now, base) => clusteredLocation(now) - clusteredLocation(base));
 }
 
 export function verdictOf(interval: Interval, threshold: number): GateRow['verdict'] {
@@ -105,7 +115,7 @@ function rowOf(pair: GatePair, logRatios: number[][], threshold: number): GateRo
   const interval = rowInterval(logRatios, pair.baseline);
   return {
     ...pairId(pair), logRatios, estimate: interval.estimate, low: interval.low, high: interval.high, threshold,
-    ...(pair.baseline ? { baseline: clusteredLocation(pair.baseline) } : {}),
+    ...(pair.baseline ? { baseline: clusteredLocation(roundPairs(pair.baseline)) } : {}),
     verdict: pair.mode === 'baseline' && !pair.baseline ? 'new' : verdictOf(interval, threshold),
   };
 }

@@ -88,8 +88,9 @@ export function gateMethod(g: GateSummary): string {
   const processes = [...new Set(g.rows.map((x) => x.logRatios.length))].sort((a, b) => a - b).join(' or ');
   const thresholds = [...new Set(g.rows.map((x) => `+${(x.threshold * 100).toFixed(0)}%`))].join(' / ');
   return `Estimate: candidate time over reference time, minus 1${g.mode === 'baseline' && g.baselineName !== undefined ? ', as a change against the baseline\'s' : ''}: ` +
-    `the mean over ${processes} processes of each one's Hodges-Lehmann estimate over its interleaved rounds, with a two-stage bootstrap ` +
-    `95% interval (processes, then rounds); slower means the whole interval is above the threshold (${thresholds}).`;
+    `the mean over ${processes} processes of each one's Hodges-Lehmann estimate over its interleaved rounds, averaged in pairs of one ` +
+    `candidate-first and one reference-first round, with a two-stage bootstrap 95% interval (processes, then round pairs); ` +
+    `slower means the whole interval is above the threshold (${thresholds}).`;
 }
 
 export const VERDICT_MARK: Record<GateRow['verdict'], string> = { slower: '❌', faster: '🚀', unchanged: '✅', unconfirmed: '❔', new: '🆕' };
