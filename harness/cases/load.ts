@@ -12,6 +12,7 @@ import {
 import { activationToNchw, type Layout, weightsToOihw } from '../layout.ts';
 import { formatShape, sameShape, sizeOf, type Tensor } from '../tensor.ts';
 import { fnv1a, generate, type Generator } from './generate.ts';
+import type { Nested, RawAttributes, RawCase, RawExpected, RawPadding, RawPair, RawTensor } from './raw.ts';
 
 export type Op = 'conv2d' | 'maxpool2d' | 'avgpool2d';
 export type Direction = 'forward' | 'backward' | 'both';
@@ -49,13 +50,16 @@ export class CaseError extends Error {
 
 export interface LoadResult { cases: Case[]; errors: CaseError[]; files: string[] }
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
 type Path = (string | number)[];
 
 const ajv = new Ajv({ allErrors: true });
 const validateFile = ajv.compile(schema);
-const validateCase = ajv.getSchema(`${schema.$id}#/definitions/case`)!;
+const validateCase = ajv.compile<RawCase>({ $ref: `${schema.$id}#/definitions/case` });
+
+/** Checks one case against the schema; YAML's non-finite numbers (.nan, .inf) pass as numbers. */
+function isRawCase(v: unknown): v is RawCase {
+  return validateCase(finiteCopy(v));
+}
 
 /** Where things are in one YAML document. */
 class Locator {
@@ -81,12 +85,12 @@ function fieldName(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-function isObject(v: Json | undefined): v is JsonObject {
+function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A copy in which non-finite numbers (YAML .nan, .inf) read as 0, for the JSON Schema validator. */
-function finiteCopy(v: Json): Json {
+function finiteCopy(v: unknown): unknown {
   if (typeof v === 'number') return Number.isFinite(v) ? v : 0;
   if (Array.isArray(v)) return v.map(finiteCopy);
   if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, finiteCopy(x)]));
@@ -101,7 +105,10 @@ function bestSchemaError(errors: ErrorObject[]): ErrorObject {
 
 function describeSchemaError(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') return `unknown field "${String(e.params.additionalProperty)}"`;
-  if (e.keyword === 'enum') return `must be one of ${(e.params.allowedValues as unknown[]).map(String).join(', ')}`;
+  if (e.keyword === 'enum') {
+    const allowed: unknown[] = e.params.allowedValues; // ajv types params as Record<string, any>
+    return `must be one of ${allowed.map(String).join(', ')}`;
+  }
   if (e.keyword === 'required') return `missing required field "${String(e.params.missingProperty)}"`;
   return e.message ?? e.keyword;
 }
@@ -113,39 +120,38 @@ function schemaErrors(errors: ErrorObject[], base: Path, loc: Locator): CaseErro
 }
 
 /** Sets `value` at a dot path inside a (cloned) case. */
-function setPath(target: JsonObject, dotted: string, value: Json): void {
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
   const keys = dotted.split('.');
-  let cur: JsonObject = target;
+  let cur = target;
   for (const key of keys.slice(0, -1)) {
     const next = cur[key];
-    if (!isObject(next)) cur[key] = {};
-    cur = cur[key] as JsonObject;
+    if (isObject(next)) cur = next;
+    else cur = cur[key] = {};
   }
   cur[keys[keys.length - 1]] = value;
 }
 
 /** The cross product of a case's matrix, as lists of [dot path, value]. */
-function expandMatrix(matrix: JsonObject): [string, Json][][] {
-  let combos: [string, Json][][] = [[]];
+function expandMatrix(matrix: Record<string, unknown[]>): [string, unknown][][] {
+  let combos: [string, unknown][][] = [[]];
   for (const [key, values] of Object.entries(matrix)) {
-    const list = values as Json[];
-    combos = combos.flatMap((combo) => list.map((v) => [...combo, [key, v] as [string, Json]]));
+    combos = combos.flatMap((combo) => values.map((v): [string, unknown][] => [...combo, [key, v]]));
   }
   return combos;
 }
 
-const pair = (v: Json | undefined): [number, number] | undefined =>
-  v === undefined ? undefined : typeof v === 'number' ? [v, v] : [(v as number[])[0], (v as number[])[1]];
+const pair = (v: RawPair | undefined): [number, number] | undefined =>
+  v === undefined ? undefined : typeof v === 'number' ? [v, v] : [v[0], v[1]];
 
-function padding(v: Json | undefined): Padding | undefined {
-  if (v === undefined || typeof v === 'string') return v as Padding | undefined;
+function padding(v: RawPadding | undefined): Padding | undefined {
+  if (v === undefined || typeof v === 'string') return v;
   if (typeof v === 'number') return [v, v, v, v];
-  const [t, l, b, r] = v as number[];
+  const [t, l, b, r] = v;
   return [t, l, b, r];
 }
 
-function flatten(v: Json, path: Path, loc: Locator): { shape: number[]; values: number[] } {
-  if (!Array.isArray(v)) return { shape: [], values: [v as number] };
+function flatten(v: number | Nested, path: Path, loc: Locator): { shape: number[]; values: number[] } {
+  if (!Array.isArray(v)) return { shape: [], values: [v] };
   if (v.length === 0) throw loc.error(path, 'empty list of values');
   const parts = v.map((item, i) => flatten(item, [...path, i], loc));
   parts.forEach((p, i) => {
@@ -157,14 +163,14 @@ function flatten(v: Json, path: Path, loc: Locator): { shape: number[]; values: 
 }
 
 /** A tensor spec as written (case layout): literal or generated. `expectShape` fills in generated shapes. */
-function readTensor(spec: Json, path: Path, loc: Locator, seedKey: string): Tensor {
+function readTensor(spec: RawTensor, path: Path, loc: Locator, seedKey: string): Tensor {
   if (Array.isArray(spec)) {
     const { shape, values } = flatten(spec, path, loc);
     return { shape, data: Float32Array.from(values) };
   }
-  const s = spec as JsonObject;
-  const shape = s.shape as number[];
-  const sources = ['values', 'uniform', 'integers', 'normal'].filter((k) => s[k] !== undefined);
+  const s = spec;
+  const shape = s.shape;
+  const sources = (['values', 'uniform', 'integers', 'normal'] as const).filter((k) => s[k] !== undefined);
   if (sources.length > 1) throw loc.error(path, `give one of values, uniform, integers, normal; got ${sources.join(' and ')}`);
   if (s.values !== undefined) {
     const { values } = flatten(s.values, [...path, 'values'], loc);
@@ -174,11 +180,13 @@ function readTensor(spec: Json, path: Path, loc: Locator, seedKey: string): Tens
     return { shape: [...shape], data: Float32Array.from(values) };
   }
   if (s.seed !== undefined && sources.length === 0) throw loc.error([...path, 'seed'], 'seed without a generator (uniform, integers or normal)');
-  const seed = (s.seed as number | undefined) ?? fnv1a(seedKey);
-  const [a, b] = (s[sources[0] ?? 'uniform'] as number[] | undefined) ?? [-1, 1];
-  const gen: Generator = sources[0] === 'normal' ? { kind: 'normal', mean: a, std: b, seed }
-    : sources[0] === 'integers' ? { kind: 'integers', low: a, high: b, seed } : { kind: 'uniform', low: a, high: b, seed };
-  if (gen.kind !== 'normal' && !(a <= b)) throw loc.error([...path, sources[0] ?? 'uniform'], `low ${a} must not exceed high ${b}`);
+  const seed = s.seed ?? fnv1a(seedKey);
+  const first = sources[0]; // at most one, and not values (returned above)
+  const kind = first === 'normal' || first === 'integers' ? first : 'uniform';
+  const [a, b] = s[kind] ?? [-1, 1];
+  const gen: Generator = kind === 'normal' ? { kind: 'normal', mean: a, std: b, seed }
+    : kind === 'integers' ? { kind: 'integers', low: a, high: b, seed } : { kind: 'uniform', low: a, high: b, seed };
+  if (gen.kind !== 'normal' && !(a <= b)) throw loc.error([...path, kind], `low ${a} must not exceed high ${b}`);
   return { shape: [...shape], data: generate(sizeOf(shape), gen) };
 }
 
@@ -209,13 +217,16 @@ const CONV_ONLY = ['groups'];
 const POOL_ONLY = ['kernel', 'ceilMode'];
 
 /** Builds one runnable case from a validated (and matrix-expanded) case object. */
-function buildCase(raw: JsonObject, base: Path, loc: Locator, matrixNote: string): Case {
-  const op = raw.op as Op;
-  const attrs = isObject(raw.attributes) ? raw.attributes : {};
-  const inputs = raw.inputs as JsonObject;
-  const layout = (raw.layout as Layout | undefined) ?? 'NCHW';
+function buildCase(raw: RawCase, base: Path, loc: Locator, matrixNote: string): Case {
+  const { op, inputs } = raw;
+  const attrs: RawAttributes = raw.attributes ?? {};
+  const layout = raw.layout ?? 'NCHW';
   const at = (...p: Path): Path => [...base, ...p];
   const fail = (p: Path, detail: string) => loc.error(p, detail + matrixNote);
+  const need = <T>(v: T | undefined, p: Path, detail: string): T => {
+    if (v === undefined) throw fail(p, detail);
+    return v;
+  };
 
   for (const key of Object.keys(attrs)) {
     const wrongOp = op === 'conv2d' ? POOL_ONLY.includes(key) || key === 'countIncludePad' || key === 'propagateNan'
@@ -225,10 +236,11 @@ function buildCase(raw: JsonObject, base: Path, loc: Locator, matrixNote: string
   for (const key of Object.keys(inputs)) {
     if (op !== 'conv2d' && (key === 'w' || key === 'bias')) throw fail(at('inputs', key), `${op} takes no ${key}`);
   }
-  if (op === 'conv2d' && inputs.w === undefined) throw fail(at('inputs'), 'conv2d needs inputs.w');
-  if (op !== 'conv2d' && attrs.kernel === undefined) throw fail(at('attributes'), `${op} needs attributes.kernel`);
+  // What the op needs besides x: conv weights, or the pooling window.
+  const part = op === 'conv2d' ? { op, w: need(inputs.w, at('inputs'), 'conv2d needs inputs.w') }
+    : { op, kernel: need(pair(attrs.kernel), at('attributes'), `${op} needs attributes.kernel`) };
 
-  const name = raw.name as string;
+  const name = raw.name;
   const seedBase = `${name}${matrixNote}`;
   const x = readTensor(inputs.x, at('inputs', 'x'), loc, `${seedBase}/x`);
   if (x.shape.length !== 4) throw fail(at('inputs', 'x'), `x must have rank 4 (${layout}), got shape ${formatShape(x.shape)}`);
@@ -237,27 +249,28 @@ function buildCase(raw: JsonObject, base: Path, loc: Locator, matrixNote: string
   const dilations = pair(attrs.dilations);
   const pad = padding(attrs.padding);
 
-  let geometry: Conv2dGeometry | Pool2dGeometry;
-  let w: Tensor | undefined;
-  let bias: Tensor | undefined;
+  // The op-specific part of the case.
+  let built: Pick<ConvCase, 'op' | 'geometry' | 'w' | 'bias'> | Pick<PoolCase, 'op' | 'geometry'>;
   try {
-    if (op === 'conv2d') {
-      const wRaw = readTensor(inputs.w, at('inputs', 'w'), loc, `${seedBase}/w`);
+    if (part.op === 'conv2d') {
+      const wRaw = readTensor(part.w, at('inputs', 'w'), loc, `${seedBase}/w`);
       if (wRaw.shape.length !== 4) throw fail(at('inputs', 'w'), `w must have rank 4 (${layout === 'NCHW' ? 'OIHW' : 'HWIO'}), got ${formatShape(wRaw.shape)}`);
-      w = weightsToOihw(wRaw, layout);
-      geometry = conv2dGeometry(xc.shape, w.shape, { strides, dilations, padding: pad, groups: attrs.groups as number | undefined });
+      const w = weightsToOihw(wRaw, layout);
+      const geometry = conv2dGeometry(xc.shape, w.shape, { strides, dilations, padding: pad, groups: attrs.groups });
+      let bias: Tensor | undefined;
       if (inputs.bias !== undefined) {
         bias = readTensor(inputs.bias, at('inputs', 'bias'), loc, `${seedBase}/bias`);
         if (!sameShape(bias.shape, [geometry.outChannels])) {
           throw fail(at('inputs', 'bias'), `bias shape ${formatShape(bias.shape)} must be [${geometry.outChannels}] (output channels)`);
         }
       }
+      built = { op: 'conv2d', geometry, w, bias };
     } else {
-      geometry = pool2dGeometry(xc.shape, {
-        kernel: pair(attrs.kernel) as [number, number], strides, dilations, padding: pad,
-        ceilMode: attrs.ceilMode as boolean | undefined, countIncludePad: attrs.countIncludePad as boolean | undefined,
-        propagateNan: attrs.propagateNan as boolean | undefined,
+      const geometry = pool2dGeometry(xc.shape, {
+        kernel: part.kernel, strides, dilations, padding: pad,
+        ceilMode: attrs.ceilMode, countIncludePad: attrs.countIncludePad, propagateNan: attrs.propagateNan,
       });
+      built = { op: part.op, geometry };
     }
   } catch (e) {
     if (!(e instanceof GeometryError)) throw e;
@@ -265,11 +278,12 @@ function buildCase(raw: JsonObject, base: Path, loc: Locator, matrixNote: string
     throw fail(at(...field), e.message);
   }
 
-  const outShape = 'groups' in geometry ? convOutputShape(geometry) : poolOutputShape(geometry);
-  const id = `${name} ${spellGeometry({ op, geometry, padding: pad, bias: bias !== undefined, ceil: attrs.ceilMode === true })}`;
-  const direction = (raw.direction as Direction | undefined) ?? 'both';
+  const outShape = built.op === 'conv2d' ? convOutputShape(built.geometry) : poolOutputShape(built.geometry);
+  const hasBias = built.op === 'conv2d' && built.bias !== undefined;
+  const id = `${name} ${spellGeometry({ op, geometry: built.geometry, padding: pad, bias: hasBias, ceil: attrs.ceilMode === true })}`;
+  const direction = raw.direction ?? 'both';
   const outLayoutShape = (nchw: number[]) => (layout === 'NCHW' ? nchw : [nchw[0], nchw[2], nchw[3], nchw[1]]);
-  const readActivation = (spec: Json, field: string, nchwShape: number[]): Tensor => {
+  const readActivation = (spec: RawTensor, field: string, nchwShape: number[]): Tensor => {
     const t = readTensor(spec, at(...field.split('.')), loc, `${id}/${field}`);
     const want = outLayoutShape(nchwShape);
     if (!sameShape(t.shape, want)) throw fail(at(...field.split('.')), `shape ${formatShape(t.shape)} must be ${formatShape(want)} (${layout})`);
@@ -279,31 +293,32 @@ function buildCase(raw: JsonObject, base: Path, loc: Locator, matrixNote: string
     : activationToNchw({ shape: outLayoutShape(outShape), data: generate(sizeOf(outShape), { kind: 'uniform', low: -1, high: 1, seed: fnv1a(`${id}/dy`) }) }, layout);
 
   const expected: Partial<Record<OutputName, Tensor>> = {};
-  const exp = isObject(raw.expected) ? raw.expected : {};
+  const exp: RawExpected = raw.expected ?? {};
   for (const [key, spec] of Object.entries(exp)) {
-    const out = key as OutputName;
-    if ((out === 'y' && direction === 'backward') || (out !== 'y' && direction === 'forward')) {
+    if ((key === 'y' && direction === 'backward') || (key !== 'y' && direction === 'forward')) {
       throw fail(at('expected', key), `a ${direction} case has no output ${key}`);
     }
-    if (out === 'y') expected.y = readActivation(spec, 'expected.y', outShape);
-    else if (out === 'dx') expected.dx = readActivation(spec, 'expected.dx', xc.shape);
-    else if (op !== 'conv2d') throw fail(at('expected', key), `${op} has no output ${key}`);
+    if (key === 'y') expected.y = readActivation(spec, 'expected.y', outShape);
+    else if (key === 'dx') expected.dx = readActivation(spec, 'expected.dx', xc.shape);
+    else if (built.op !== 'conv2d') throw fail(at('expected', key), `${op} has no output ${key}`);
     else {
+      const { w } = built;
       const t = readTensor(spec, at('expected', key), loc, '');
-      const want = key === 'db' ? [outShape[1]] : layout === 'NCHW' ? w!.shape : [w!.shape[2], w!.shape[3], w!.shape[1], w!.shape[0]];
+      const want = key === 'db' ? [outShape[1]] : layout === 'NCHW' ? w.shape : [w.shape[2], w.shape[3], w.shape[1], w.shape[0]];
       if (!sameShape(t.shape, want)) throw fail(at('expected', key), `shape ${formatShape(t.shape)} must be ${formatShape(want)}`);
-      expected[out] = key === 'db' ? t : weightsToOihw(t, layout);
+      if (key === 'db') expected.db = t;
+      else expected.dw = weightsToOihw(t, layout); // the schema allows no other key
     }
   }
 
   const common = {
     id, name, file: loc.file, line: loc.line(base), direction, layout, expected,
-    toleranceFactor: isObject(raw.tolerance) && typeof raw.tolerance.factor === 'number' ? raw.tolerance.factor : 1,
-    bench: raw.bench === true || isObject(raw.bench),
-    ...(isObject(raw.bench) && typeof raw.bench.threshold === 'number' ? { gateThreshold: raw.bench.threshold } : {}),
+    toleranceFactor: raw.tolerance?.factor ?? 1,
+    bench: raw.bench === true || typeof raw.bench === 'object',
+    ...(typeof raw.bench === 'object' ? { gateThreshold: raw.bench.threshold } : {}),
   };
-  if ('groups' in geometry) return { ...common, op: 'conv2d', geometry, x: xc, w: w!, bias, dy };
-  return { ...common, op: op as 'maxpool2d' | 'avgpool2d', geometry, x: xc, dy };
+  if (built.op === 'conv2d') return { ...common, op: 'conv2d', geometry: built.geometry, x: xc, w: built.w, bias: built.bias, dy };
+  return { ...common, op: built.op, geometry: built.geometry, x: xc, dy };
 }
 
 /** Parses one YAML text: its valid cases and one error per bad case (or per bad file). */
@@ -315,7 +330,7 @@ export function loadCaseText(text: string, file: string): { cases: Case[]; error
     const e = doc.errors[0];
     return { cases: [], errors: [new CaseError(file, e.linePos?.[0].line ?? 1, '', `YAML syntax: ${e.message.split('\n')[0]}`)] };
   }
-  const root = doc.toJS() as Json;
+  const root: unknown = doc.toJS();
   if (!validateFile(finiteCopy(root))) {
     // Report each bad case once; a broken file-level structure is one error.
     const errs = validateFile.errors ?? [];
@@ -330,21 +345,21 @@ export function loadCaseText(text: string, file: string): { cases: Case[]; error
     }
   }
   const result: { cases: Case[]; errors: CaseError[] } = { cases: [], errors: [] };
-  const list = (root as { cases: Json[] }).cases;
-  list.forEach((rawCase, i) => {
+  // Here the file passed the schema, or only some of its cases failed: `cases` is a list either way.
+  const list: unknown[] = isObject(root) && Array.isArray(root.cases) ? root.cases : [];
+  list.forEach((raw, i) => {
     const base: Path = ['cases', i];
-    if (!validateCase(finiteCopy(rawCase))) {
+    if (!isRawCase(raw)) {
       result.errors.push(schemaErrors(validateCase.errors ?? [], base, loc));
       return;
     }
-    const raw = rawCase as JsonObject;
-    const matrix = isObject(raw.matrix) ? raw.matrix : {};
-    for (const combo of expandMatrix(matrix)) {
-      const expanded: JsonObject = structuredClone({ ...raw, matrix: null });
+    for (const combo of expandMatrix(raw.matrix ?? {})) {
+      const expanded: Record<string, unknown> = structuredClone({ ...raw, matrix: null });
       delete expanded.matrix;
       for (const [key, value] of combo) setPath(expanded, key, value);
       const note = combo.length ? ` (matrix ${combo.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')})` : '';
-      if (combo.length && !validateCase(finiteCopy(expanded))) {
+      // Checked again, for the matrix values (without a matrix it is the case already checked, and passes).
+      if (!isRawCase(expanded)) {
         const e = bestSchemaError(validateCase.errors ?? []);
         const key = combo.find(([k]) => `/${k.replaceAll('.', '/')}`.startsWith(e.instancePath) || e.instancePath.startsWith(`/${k.replaceAll('.', '/')}`));
         const path: Path = key ? [...base, 'matrix', key[0]] : [...base, ...e.instancePath.split('/').slice(1)];
@@ -380,7 +395,7 @@ export function loadCases(paths: string[], root = process.cwd()): LoadResult {
   try {
     files = caseFiles(paths);
   } catch (e) {
-    result.errors.push(new CaseError(paths.join(', '), 0, '', `cannot read: ${(e as Error).message}`));
+    result.errors.push(new CaseError(paths.join(', '), 0, '', `cannot read: ${e instanceof Error ? e.message : String(e)}`));
     return result;
   }
   for (const file of files) {
