@@ -19,6 +19,8 @@ export interface GateOptions {
   rounds: number;
   /** Each timed block repeats a call until it lasts at least this long. */
   minBlockMs: number;
+  /** Untimed calls of each engine before its rounds (at least 3 calls, and this long), for the JIT's last tier. */
+  warmUpMs: number;
   /** Time budget of one pair's rounds in one process, so that slow kernels do not take minutes. */
   maxPairMs: number;
   /** Default slowdown threshold (0.1 = 10%); a case may override it. */
@@ -26,7 +28,7 @@ export interface GateOptions {
 }
 
 export const MIN_ROUNDS = 6;
-export const DEFAULT_GATE: GateOptions = { rounds: 20, minBlockMs: 20, maxPairMs: 3000, threshold: 0.1 };
+export const DEFAULT_GATE: GateOptions = { rounds: 20, minBlockMs: 20, warmUpMs: 300, maxPairMs: 3000, threshold: 0.1 };
 
 async function timeBlock(p: Prepared, reps: number): Promise<number> {
   const t0 = performance.now();
@@ -34,18 +36,20 @@ async function timeBlock(p: Prepared, reps: number): Promise<number> {
   return (performance.now() - t0) / reps;
 }
 
-/** Warms a call up (JIT tiers, sessions, caches: at least 3 calls and 100 ms), then sizes its blocks. */
-async function repsFor(p: Prepared, minBlockMs: number): Promise<number> {
+/** Warms a call up (JIT tiers, sessions, caches: at least 3 calls and warmUpMs), then sizes its blocks. */
+async function repsFor(p: Prepared, minBlockMs: number, warmUpMs: number): Promise<number> {
   const t0 = performance.now();
-  for (let i = 0; i < 3 || performance.now() - t0 < 100; i++) await timeBlock(p, 1);
+  for (let i = 0; i < 3 || performance.now() - t0 < warmUpMs; i++) await timeBlock(p, 1);
   const once = await timeBlock(p, 1);
   return Math.max(1, Math.ceil(minBlockMs / Math.max(once, 1e-3)));
 }
 
 /** Per-round ln(candidate / reference), the candidate first in even rounds and second in odd ones; always whole pairs of rounds. */
-export async function interleavedLogRatios(candidate: Prepared, reference: Prepared, options: Pick<GateOptions, 'rounds' | 'minBlockMs' | 'maxPairMs'>): Promise<number[]> {
-  const repsC = await repsFor(candidate, options.minBlockMs);
-  const repsR = await repsFor(reference, options.minBlockMs);
+export async function interleavedLogRatios(candidate: Prepared, reference: Prepared, options: Pick<GateOptions, 'rounds' | 'minBlockMs' | 'warmUpMs' | 'maxPairMs'>): Promise<number[]> {
+  const repsC = await repsFor(candidate, options.minBlockMs, options.warmUpMs);
+  const repsR = await repsFor(reference, options.minBlockMs, options.warmUpMs);
+  // One untimed pair of rounds: measured, the first round still ran ~10% off the rest.
+  for (const p of [candidate, reference, reference, candidate]) await timeBlock(p, p === candidate ? repsC : repsR);
   const out: number[] = [];
   const rounds = options.rounds + (options.rounds % 2);
   const t0 = performance.now();

@@ -49,7 +49,8 @@ export function parsePlan(text: string): RoundsPlan {
   const bad = pairs.findIndex((p) => p === undefined);
   if (bad >= 0) throw new Error(`gate-rounds: plan pairs[${bad}] is malformed`);
   return {
-    label: v.label, options: { rounds: num('rounds'), minBlockMs: num('minBlockMs'), maxPairMs: num('maxPairMs'), threshold: num('threshold') },
+    label: v.label,
+    options: { rounds: num('rounds'), minBlockMs: num('minBlockMs'), warmUpMs: num('warmUpMs'), maxPairMs: num('maxPairMs'), threshold: num('threshold') },
     pairs: pairs.filter((p) => p !== undefined),
   };
 }

@@ -6,9 +6,10 @@
 //   - N gate runs with the kernel made 10% slower by extra work -> detections
 //   - N gate runs with the kernel made 20% slower            -> detections
 // The subject is scripts/calibration-subject.ts wrapping a built-in kernel.
-// Usage: npm run gate:calibrate -- [--runs 20] [--case <text>]... [--kernel im2col] [--reference tfjs-cpu] [--processes 3]
+// Usage: npm run gate:calibrate -- [--runs 20] [--case <text>]... [--kernel im2col] [--reference tfjs-cpu]
+//          [--processes 3] [--keep <dir>]   (--keep: keep every run's report there, for a closer look)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,12 +21,13 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' }, case: { type: 'string', multiple: true },
     kernel: { type: 'string', default: 'im2col' }, reference: { type: 'string', default: 'tfjs-cpu' },
-    processes: { type: 'string', default: '3' },
+    processes: { type: 'string', default: '3' }, keep: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
 const patterns = values.case ?? ['bench lenet5 c3', 'bench resnet maxpool'];
-const dir = mkdtempSync(join(tmpdir(), 'convbench-calibration-'));
+const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'convbench-calibration-'));
+mkdirSync(dir, { recursive: true });
 const oracleFlags = ['naive', 'im2col', 'views'].includes(values.reference) ? ['--oracle', 'none', '--impl', values.reference] : ['--oracle', values.reference];
 
 /** One `convbench gate` run on the cases matching `pattern`, as a user would start it; its gate rows. */
@@ -49,13 +51,14 @@ console.log(`gate calibration: ${values.kernel} (as "subject") against ${values.
   `${values.processes} processes x up to ${DEFAULT_GATE.rounds} rounds, threshold ${DEFAULT_GATE.threshold * 100}%`);
 try {
   for (const pattern of patterns) {
-    const baseRows = gate(pattern, 0, 'baseline');
+    const tag = pattern.replace(/[^A-Za-z0-9]+/g, '-');
+    const baseRows = gate(pattern, 0, `${tag}-baseline`);
     if (baseRows.length === 0) { console.log(`${pattern}: no gate rows (no bench case matches, or it cannot run)`); continue; }
-    const baseline = join(dir, 'baseline.json');
+    const baseline = join(dir, `${tag}-baseline.json`);
     for (const [label, slowdown] of [['same code', 0], ['10% slower', 0.1], ['20% slower', 0.2]] as const) {
       const byPair = new Map<string, { flagged: number; estimates: number[] }>();
       for (let r = 0; r < runs; r++) {
-        for (const row of gate(pattern, slowdown, 'head', baseline)) {
+        for (const row of gate(pattern, slowdown, values.keep ? `${tag}-${slowdown}-${r + 1}` : `${tag}-head`, baseline)) {
           const key = `${row.caseId} ${row.computation}`;
           const tally = byPair.get(key) ?? { flagged: 0, estimates: [] };
           if (row.verdict === 'slower') tally.flagged++;
@@ -73,6 +76,6 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
   console.log(`(${elapsed()})`);
 }
