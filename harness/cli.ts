@@ -18,6 +18,12 @@ import {
 
 /** Fresh processes that measure the gate's rounds: between-process variation needs several. */
 const GATE_PROCESSES = 3;
+/**
+ * A gate run without --baseline records one, and its error enters every later gate against it
+ * (measured: one baseline whose 3 processes disagreed by 7% hid most 20% slowdowns), so it measures
+ * in more processes; it is recorded once, the gates against it run often.
+ */
+const BASELINE_PROCESSES = 6;
 
 const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; default: cases/)
   --impl <name|path>  a built-in implementation (naive, im2col, views) or a module whose default
@@ -62,9 +68,9 @@ ${SELECT_HELP}
   --threshold <x>     slowdown threshold as a fraction (default ${DEFAULT_GATE.threshold}; cases may override)
   --rounds <n>        interleaved rounds per pair and process (default ${DEFAULT_GATE.rounds}; fewer, at least
                       ${MIN_ROUNDS}, when a pair's rounds pass ${DEFAULT_GATE.maxPairMs / 1000} s)
-  --processes <n>     measure in n fresh processes, one after another (default ${GATE_PROCESSES}): the same
-                      JavaScript can run at different speeds in different processes, so the
-                      process, not the round, is the unit of the statistics
+  --processes <n>     measure in n fresh processes, one after another (default ${GATE_PROCESSES}, or
+                      ${BASELINE_PROCESSES} when recording a baseline): the same JavaScript can run at different
+                      speeds in different processes, so the process, not the round, is the unit
   --report <name>     report file name (default: gate)
   --reports-dir <dir> where reports go (default: reports)`,
   compare: `usage: convbench compare <A> <B> [options]
@@ -253,7 +259,7 @@ async function gate(argv: string[]): Promise<number> {
     },
   });
   if (v.help) { console.log(HELP.gate); return 0; }
-  const processes = positiveNumber('--processes', v.processes, GATE_PROCESSES, true);
+  const processes = positiveNumber('--processes', v.processes, v.baseline ? GATE_PROCESSES : BASELINE_PROCESSES, true);
   const baseline = v.baseline ? readReport(v.baseline) : undefined;
   const options = gateOptions(v);
   const inputs = await loadInputs(selection(v));

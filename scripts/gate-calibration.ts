@@ -7,7 +7,9 @@
 //   - N gate runs with the kernel made 20% slower            -> detections
 // The subject is scripts/calibration-subject.ts wrapping a built-in kernel.
 // Usage: npm run gate:calibrate -- [--runs 20] [--case <text>]... [--kernel im2col] [--reference tfjs-cpu]
-//          [--processes 3] [--keep <dir>]   (--keep: keep every run's report there, for a closer look)
+//          [--processes 3] [--baseline-processes <n>] [--keep <dir>]
+//        (the baseline run measures in as many processes as `gate` does by default when recording one,
+//        unless --baseline-processes says otherwise; --keep: keep every run's report there, for a closer look)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +23,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' }, case: { type: 'string', multiple: true },
     kernel: { type: 'string', default: 'im2col' }, reference: { type: 'string', default: 'tfjs-cpu' },
-    processes: { type: 'string', default: '3' }, keep: { type: 'string' },
+    processes: { type: 'string', default: '3' }, 'baseline-processes': { type: 'string' }, keep: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -30,10 +32,16 @@ const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'convbench-calibration-'))
 mkdirSync(dir, { recursive: true });
 const oracleFlags = ['naive', 'im2col', 'views'].includes(values.reference) ? ['--oracle', 'none', '--impl', values.reference] : ['--oracle', values.reference];
 
+/** A head run measures in --processes; the run that records the baseline, as `gate` would by default. */
+function processFlags(baseline: string | undefined): string[] {
+  const n = baseline ? values.processes : values['baseline-processes'];
+  return n === undefined ? [] : ['--processes', n];
+}
+
 /** One `convbench gate` run on the cases matching `pattern`, as a user would start it; its gate rows. */
 function gate(pattern: string, slowdown: number, report: string, baseline?: string): GateRow[] {
   const args = ['bin/convbench.js', 'gate', '--cases', 'cases/bench', '--case', pattern, '--impl', 'scripts/calibration-subject.ts', ...oracleFlags,
-    '--reference', values.reference, '--processes', values.processes, '--reports-dir', dir, '--report', report, ...(baseline ? ['--baseline', baseline] : [])];
+    '--reference', values.reference, '--reports-dir', dir, '--report', report, ...processFlags(baseline), ...(baseline ? ['--baseline', baseline] : [])];
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, CI: 'true', CONVBENCH_SUBJECT: values.kernel, CONVBENCH_SLOWDOWN: String(slowdown) },
@@ -48,7 +56,7 @@ const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 60000).toFixed(1)} min`;
 
 console.log(`gate calibration: ${values.kernel} (as "subject") against ${values.reference}, ${runs} gate runs per variant, ` +
-  `${values.processes} processes x up to ${DEFAULT_GATE.rounds} rounds, threshold ${DEFAULT_GATE.threshold * 100}%`);
+  `${values.processes} processes x up to ${DEFAULT_GATE.rounds} rounds (baseline: ${values['baseline-processes'] ?? 'gate\'s default'} processes), threshold ${DEFAULT_GATE.threshold * 100}%`);
 try {
   for (const pattern of patterns) {
     const tag = pattern.replace(/[^A-Za-z0-9]+/g, '-');
