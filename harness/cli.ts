@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_BENCH, poolProcesses } from './bench.ts';
 import { computationsOf } from './check.ts';
+import { isRecord } from './guards.ts';
 import { DEFAULT_GATE, type GateOptions, type GatePair, MIN_ROUNDS, runGate, type Skipped } from './gate.ts';
 import { ImplementationLoadError } from './implementations.ts';
 import { answerPlan, inFreshProcesses, readPlan, runChild } from './processes.ts';
@@ -197,7 +198,8 @@ function readReport(path: string): Report {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = isRecord(e) && typeof e.code === 'string' ? e.code : undefined;
+    throw new UsageError(`${path}: cannot read: ${code ?? (e instanceof Error ? e.message : String(e))}`);
   }
   return parseReport(text, path);
 }

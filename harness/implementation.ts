@@ -1,5 +1,6 @@
 // The public implementation contract (DESIGN.md "The implementation contract").
 import type { Conv2dGeometry, Pool2dGeometry } from './geometry.ts';
+import { isRecord } from './guards.ts';
 import type { Layout } from './layout.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -28,14 +29,13 @@ const OPS = ['conv2d', 'conv2dBackward', 'maxPool2d', 'maxPool2dBackward', 'avgP
 
 /** Checks that a loaded module's value satisfies the contract; returns why not, or undefined. */
 export function implementationProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null) return 'the default export is not an object';
-  const rec = value as Record<string, unknown>;
-  if (typeof rec.name !== 'string' || rec.name === '') return 'it has no string "name"';
-  if (rec.layout !== 'NCHW' && rec.layout !== 'NHWC') return `its "layout" must be 'NCHW' or 'NHWC', got ${JSON.stringify(rec.layout)}`;
+  if (!isRecord(value)) return 'the default export is not an object';
+  if (typeof value.name !== 'string' || value.name === '') return 'it has no string "name"';
+  if (value.layout !== 'NCHW' && value.layout !== 'NHWC') return `its "layout" must be 'NCHW' or 'NHWC', got ${JSON.stringify(value.layout)}`;
   for (const op of OPS) {
-    if (rec[op] !== undefined && typeof rec[op] !== 'function') return `"${op}" is not a function`;
+    if (value[op] !== undefined && typeof value[op] !== 'function') return `"${op}" is not a function`;
   }
-  if (!OPS.some((op) => typeof rec[op] === 'function')) return `it implements none of ${OPS.join(', ')}`;
+  if (!OPS.some((op) => typeof value[op] === 'function')) return `it implements none of ${OPS.join(', ')}`;
   return undefined;
 }
 

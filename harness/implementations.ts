@@ -16,7 +16,7 @@ export async function loadImplementation(path: string): Promise<Implementation> 
   try {
     mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new ImplementationLoadError(`${path}: cannot import: ${(e as Error).message.split('\n')[0]}`);
+    throw new ImplementationLoadError(`${path}: cannot import: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
   }
   const value = mod.default;
   if (!isImplementation(value)) throw new ImplementationLoadError(`${path}: not an implementation: ${implementationProblem(value)}`);

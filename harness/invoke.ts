@@ -1,6 +1,7 @@
 // Calling one computation of an implementation on a case: inputs converted to its layout once
 // (before any timing), outputs converted back to NCHW / OIHW and checked for shape.
 import type { Case, OutputName } from './cases/load.ts';
+import { isRecord } from './guards.ts';
 import type { Implementation } from './implementation.ts';
 import { activationFromNchw, activationToNchw, weightsFromOihw, weightsToOihw } from './layout.ts';
 import type { Tensor } from './tensor.ts';
@@ -52,9 +53,8 @@ export function prepare(impl: Implementation, c: Case, computation: Computation)
     return f && {
       call: async () => f.call(impl, x, w, dy, g),
       collect: (r) => {
-        if (typeof r !== 'object' || r === null) throw new Error('conv2dBackward result is not { dx, dw, db }');
-        const rec = r as Record<string, unknown>;
-        return { dx: back(rec.dx, 'dx'), dw: weightsToOihw(asTensor(rec.dw, 'dw'), layout), db: asTensor(rec.db, 'db') };
+        if (!isRecord(r)) throw new Error('conv2dBackward result is not { dx, dw, db }');
+        return { dx: back(r.dx, 'dx'), dw: weightsToOihw(asTensor(r.dw, 'dw'), layout), db: asTensor(r.db, 'db') };
       },
     };
   }

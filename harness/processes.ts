@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from './bench.ts';
+import { isRecord } from './guards.ts';
 import { COMPUTATIONS, type Computation } from './invoke.ts';
 import { type GateOptions, type GatePair, type Measure, type Measurements, measurePair, type PairId, pairId, pairKey } from './gate.ts';
 import { progress } from './progress.ts';
@@ -26,7 +27,6 @@ export interface RoundsPlan { label: string; options: GateOptions; pairs: PairId
 /** What it answers (JSON on its stdout): per pair, its rounds or why it could not run. */
 export type RoundsAnswer = { pair: PairId; logRatios?: number[]; reason?: string }[];
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isComputation = (v: unknown): v is Computation => COMPUTATIONS.some((c) => c === v);
 
 function pairIdOf(v: unknown): PairId | undefined {

@@ -70,7 +70,7 @@ export async function selectImplementations(names: string[]): Promise<{ impl: Im
 }
 
 export async function loadInputs(sel: Selection): Promise<Inputs> {
-  if (sel.op && !OPS.includes(sel.op as Op)) throw new UsageError(`--op: unknown op "${sel.op}" (one of ${OPS.join(', ')})`);
+  if (sel.op && !OPS.some((op) => op === sel.op)) throw new UsageError(`--op: unknown op "${sel.op}" (one of ${OPS.join(', ')})`);
   const implementations = await selectImplementations(sel.impls);
   const missing = sel.cases.find((p) => !existsSync(p));
   if (missing) throw new UsageError(`--cases: ${missing}: no such file or folder`);

@@ -9,6 +9,7 @@ import {
   conv2dGeometry, convOutputShape, type Conv2dGeometry, GeometryError, type Padding, pool2dGeometry,
   type Pool2dGeometry, poolOutputShape,
 } from '../geometry.ts';
+import { isRecord } from '../guards.ts';
 import { activationToNchw, type Layout, weightsToOihw } from '../layout.ts';
 import { formatShape, sameShape, sizeOf, type Tensor } from '../tensor.ts';
 import { fnv1a, generate, type Generator } from './generate.ts';
@@ -85,15 +86,11 @@ function fieldName(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** A copy in which non-finite numbers (YAML .nan, .inf) read as 0, for the JSON Schema validator. */
 function finiteCopy(v: unknown): unknown {
   if (typeof v === 'number') return Number.isFinite(v) ? v : 0;
   if (Array.isArray(v)) return v.map(finiteCopy);
-  if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, finiteCopy(x)]));
+  if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, finiteCopy(x)]));
   return v;
 }
 
@@ -125,7 +122,7 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   let cur = target;
   for (const key of keys.slice(0, -1)) {
     const next = cur[key];
-    if (isObject(next)) cur = next;
+    if (isRecord(next)) cur = next;
     else cur = cur[key] = {};
   }
   cur[keys[keys.length - 1]] = value;
@@ -340,13 +337,13 @@ export function loadCaseText(text: string, file: string): { cases: Case[]; error
       const key = m ? m[1] : '';
       byCase.set(key, [...(byCase.get(key) ?? []), e]);
     }
-    if (byCase.has('') || !isObject(root) || !Array.isArray(root.cases)) {
+    if (byCase.has('') || !isRecord(root) || !Array.isArray(root.cases)) {
       return { cases: [], errors: [schemaErrors(byCase.get('') ?? errs, [], loc)] };
     }
   }
   const result: { cases: Case[]; errors: CaseError[] } = { cases: [], errors: [] };
   // Here the file passed the schema, or only some of its cases failed: `cases` is a list either way.
-  const list: unknown[] = isObject(root) && Array.isArray(root.cases) ? root.cases : [];
+  const list: unknown[] = isRecord(root) && Array.isArray(root.cases) ? root.cases : [];
   list.forEach((raw, i) => {
     const base: Path = ['cases', i];
     if (!isRawCase(raw)) {

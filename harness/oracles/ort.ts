@@ -12,6 +12,7 @@
 // What ORT does differently (measured; see ort.test.ts) is declared in `unsupported`.
 import type * as OrtModule from 'onnxruntime-node';
 import type { Case, ConvCase, OutputName, PoolCase } from '../cases/load.ts';
+import { isRecord } from '../guards.ts';
 import {
   avgPoolDivisor, convOutputShape, type Conv2dGeometry, type Pool2dGeometry, pool2dGeometry, poolOutputShape,
 } from '../geometry.ts';
@@ -345,10 +346,10 @@ export class OrtOracle implements Oracle {
     return {
       call: () => session.run(feeds),
       collect: (raw: unknown): Outputs => {
-        if (typeof raw !== 'object' || raw === null) throw new Error('ort: session result is not a map of tensors');
+        if (!isRecord(raw)) throw new Error('ort: session result is not a map of tensors');
         const out: Outputs = {};
         for (const name of names) {
-          const v: unknown = (raw as Record<string, unknown>)[name];
+          const v = raw[name];
           if (!isOrtTensorLike(v) || !(v.data instanceof Float32Array)) throw new Error(`ort: output ${name} is not a float32 tensor`);
           out[name] = { shape: v.dims.map(Number), data: v.data };
         }

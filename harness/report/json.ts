@@ -9,6 +9,7 @@ import type { Direction, Op, OutputName } from '../cases/load.ts';
 import type { CheckResult, SubjectKind, TensorCheck } from '../check.ts';
 import type { Mismatch, TensorComparison } from '../compare.ts';
 import type { Conv2dGeometry, Pool2dGeometry } from '../geometry.ts';
+import { isRecord } from '../guards.ts';
 import type { Computation } from '../invoke.ts';
 import type { Layout } from '../layout.ts';
 import type { AbsentOracle } from '../oracles/oracle.ts';
@@ -56,7 +57,7 @@ export function parseReport(text: string, source: string): Report {
     throw new ReportFormatError(source, `not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   const fail = (problem: string): never => { throw new ReportFormatError(source, problem); };
-  if (!isObject(value)) return fail(`not a convbench report (the top level is ${describe(value)}, not an object)`);
+  if (!isRecord(value)) return fail(`not a convbench report (the top level is ${describe(value)}, not an object)`);
   if (value.format === undefined) return fail(`not a convbench report (no "format": "${REPORT_FORMAT}")`);
   if (value.format !== REPORT_FORMAT) return fail(`not a convbench report ("format" is ${describe(value.format)}, want "${REPORT_FORMAT}")`);
   if (value.version !== REPORT_VERSION) {
@@ -91,10 +92,6 @@ class Problem extends Error {
   constructor(readonly at: string, message: string) { super(message); }
 }
 
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function describe(v: unknown): string {
   if (v === undefined) return 'missing';
   if (v === null) return 'null';
@@ -106,7 +103,7 @@ function describe(v: unknown): string {
 }
 
 function object(v: unknown, at: string): Obj {
-  if (!isObject(v)) throw new Problem(at, `expected an object, got ${describe(v)}`);
+  if (!isRecord(v)) throw new Problem(at, `expected an object, got ${describe(v)}`);
   return v;
 }
 
@@ -198,7 +195,7 @@ function environment(v: unknown, at: string): Environment {
  * numbers and flags that has the counts reports use.
  */
 function isGeometry(v: unknown, op: string): v is Conv2dGeometry | Pool2dGeometry {
-  if (!isObject(v)) return false;
+  if (!isRecord(v)) return false;
   if (!Object.values(v).every((x) => typeof x === 'number' || typeof x === 'boolean')) return false;
   const counts = ['batch', 'inHeight', 'inWidth', 'outHeight', 'outWidth', 'kernelHeight', 'kernelWidth', 'forwardFlops', 'forwardBytes'];
   const own = op === 'conv2d' ? ['inChannels', 'outChannels', 'groups', 'backwardFlops'] : ['channels'];
