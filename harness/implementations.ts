@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import im2col from '../implementations/im2col/index.ts';
 import naive from '../implementations/naive/index.ts';
 import views from '../implementations/views/index.ts';
+import { isRecord } from './guards.ts';
 import { type Implementation, implementationProblem, isImplementation } from './implementation.ts';
 
 export const BUILT_IN: readonly Implementation[] = [naive, im2col, views];
@@ -12,13 +13,13 @@ export class ImplementationLoadError extends Error {}
 
 /** Imports a .ts / .js module whose default export satisfies the Implementation contract. */
 export async function loadImplementation(path: string): Promise<Implementation> {
-  let mod: Record<string, unknown>;
+  let mod: unknown;
   try {
-    mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+    mod = await import(pathToFileURL(resolve(path)).href);
   } catch (e) {
     throw new ImplementationLoadError(`${path}: cannot import: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
   }
-  const value = mod.default;
+  const value = isRecord(mod) ? mod.default : undefined;
   if (!isImplementation(value)) throw new ImplementationLoadError(`${path}: not an implementation: ${implementationProblem(value)}`);
   return value;
 }
