@@ -3,7 +3,9 @@
 // settings the benchmarks assume: with glibc's defaults, ONNX Runtime's short calls are dominated by
 // page faults. GLIBC_TUNABLES only takes effect at process start, hence the child. A value already
 // in the environment is kept. `--script <file.ts>` runs another TypeScript entry point the same way.
-import { spawnSync } from 'node:child_process';
+// The harness runs in a process group of its own with its kernel hosts; a signal to this wrapper
+// is passed to that whole group, so nothing is left running.
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,5 +18,14 @@ const env = {
   ...process.env,
   GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456',
 };
-const r = spawnSync(process.execPath, [tsx, entry, ...args], { stdio: 'inherit', env });
-process.exit(r.status ?? 2);
+const child = spawn(process.execPath, [tsx, entry, ...args], { stdio: 'inherit', env, detached: true });
+const codes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+for (const signal of Object.keys(codes)) {
+  process.on(signal, () => {
+    try { process.kill(-child.pid, signal); } catch { /* already gone */ }
+    // Whatever is still in the group a moment later (a host that ignores signals) is killed.
+    setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } process.exit(codes[signal]); }, 2000).unref();
+  });
+}
+child.on('error', (e) => { console.error(`convbench: cannot start the harness: ${e.message}`); process.exit(2); });
+child.on('exit', (code, signal) => process.exit(code ?? (signal && codes[signal]) ?? 2));

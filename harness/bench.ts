@@ -3,8 +3,8 @@
 import { Bench } from 'tinybench';
 import type { Case } from './cases/load.ts';
 import type { SubjectKind } from './check.ts';
-import type { Implementation } from './implementation.ts';
-import { type Computation, type Prepared, prepare } from './invoke.ts';
+import type { RemoteImplementation } from './host/remote.ts';
+import type { Computation, Prepared } from './invoke.ts';
 import type { Oracle } from './oracles/oracle.ts';
 import type { Timing } from './report/types.ts';
 import { median, quantile } from './stats.ts';
@@ -18,10 +18,11 @@ export interface Engine {
   release(): Promise<void>;
 }
 
-export function implementationEngine(impl: Implementation): Engine {
+/** An implementation under test, timed inside its host. */
+export function implementationEngine(impl: RemoteImplementation): Engine {
   return {
     name: impl.name, kind: 'implementation', threads: 1,
-    prepare: async (c, computation) => prepare(impl, c, computation) ?? `${impl.name} does not implement ${c.op} ${computation}`,
+    prepare: async (c, computation) => impl.unavailable(c, computation)?.reason ?? impl.prepare(c, computation),
     release: async () => {},
   };
 }
@@ -75,6 +76,7 @@ export async function timeComputation(c: Case, computation: Computation, engines
       continue;
     }
     if (typeof prepared === 'string') { timings.push({ ...base, state: 'n/a', reason: prepared }); continue; }
+    if (prepared.measure) { timings.push(await timeInHost(base, prepared, prepared.measure, work, options)); continue; }
     const call = prepared.call;
     const bench = new Bench({ time: options.timeMs, iterations: options.minIterations, warmupIterations: 1, warmupTime: 0, retainSamples: true, throws: false });
     bench.add(engine.name, async () => { consume(await call()); });
@@ -98,6 +100,32 @@ export async function timeComputation(c: Case, computation: Computation, engines
   return withRatios(timings);
 }
 
+type TimingBase = Pick<Timing, 'caseId' | 'computation' | 'engine' | 'kind' | 'threads' | 'processes'>;
+
+/** Statistics of per-call samples, as tinybench gives them for the engines timed here. */
+export function sampleStats(samplesMs: number[]): { medianMs: number; p99Ms: number; meanMs: number; rmePercent: number } {
+  const meanMs = samplesMs.reduce((a, b) => a + b, 0) / samplesMs.length;
+  const sd = Math.sqrt(samplesMs.reduce((a, b) => a + (b - meanMs) ** 2, 0) / Math.max(samplesMs.length - 1, 1));
+  return { medianMs: median(samplesMs), p99Ms: quantile(samplesMs, 0.99), meanMs, rmePercent: (100 * 1.96 * sd) / Math.sqrt(samplesMs.length) / meanMs };
+}
+
+/**
+ * Times a kernel in its host: one round trip first (a warm-up, and the protocol's cost beside the
+ * kernel's), then the host times the calls itself, so the round trip never counts as kernel time.
+ */
+async function timeInHost(base: TimingBase, prepared: Prepared, measure: NonNullable<Prepared['measure']>, work: ReturnType<typeof workOf>, options: BenchOptions): Promise<Timing> {
+  try {
+    const t0 = performance.now();
+    await prepared.call();
+    const roundTripMs = performance.now() - t0;
+    const samplesMs = await measure({ warmup: 1, iterations: options.minIterations, minMs: options.timeMs });
+    const stats = sampleStats(samplesMs);
+    return { ...base, state: 'measured', samplesMs, ...stats, roundTripMs, throughput: work.amount / (stats.medianMs * 1e6), throughputUnit: work.unit, ratioToFastest: 1 };
+  } catch (e) {
+    return { ...base, state: 'errored', error: errorText(e) };
+  }
+}
+
 /** Fills ratioToFastest and ratioToTfjsCpu among the measured timings of one computation. */
 export function withRatios(timings: Timing[]): Timing[] {
   const measured = timings.filter((t) => t.state === 'measured');
@@ -117,14 +145,8 @@ export function poolProcesses(perProcess: Timing[][]): Timing[] {
     const same = rest.map((run) => run.find((u) => u.caseId === t.caseId && u.computation === t.computation && u.engine === t.engine));
     const all = [t, ...same.filter((u): u is Timing & { state: 'measured' } => u?.state === 'measured')];
     const samplesMs = all.flatMap((u) => u.samplesMs);
-    const medianMs = median(samplesMs);
-    const meanMs = samplesMs.reduce((a, b) => a + b, 0) / samplesMs.length;
-    const sd = Math.sqrt(samplesMs.reduce((a, b) => a + (b - meanMs) ** 2, 0) / Math.max(samplesMs.length - 1, 1));
-    return {
-      ...t, samplesMs, medianMs, meanMs, p99Ms: quantile(samplesMs, 0.99),
-      rmePercent: (100 * 1.96 * sd) / Math.sqrt(samplesMs.length) / meanMs,
-      throughput: t.throughput * (t.medianMs / medianMs), processes: all.length,
-    };
+    const stats = sampleStats(samplesMs);
+    return { ...t, samplesMs, ...stats, throughput: t.throughput * (t.medianMs / stats.medianMs), processes: all.length };
   });
   return withRatios(pooled);
 }

@@ -2,8 +2,9 @@
 // case's exact expected values and against reference64 under the tolerance model.
 import { type Case, hasBackward, hasForward, type OutputName } from './cases/load.ts';
 import { budgets, compareTensor, formatMismatch, type TensorComparison } from './compare.ts';
-import type { Implementation } from './implementation.ts';
-import { type Computation, OUTPUTS, type Outputs, type Prepared, prepare } from './invoke.ts';
+import type { RemoteImplementation } from './host/remote.ts';
+import { type Computation, type InputName, OUTPUTS, type Outputs, type Prepared } from './invoke.ts';
+import { mirrorOf } from './mirror.ts';
 import {
   avgPool2dBackward64, avgPool2dForward64, conv2dBackward64, conv2dForward64, maxPool2dBackward64,
   maxPool2dForward64, type Reference,
@@ -26,8 +27,14 @@ export function computationsOf(c: Case): Computation[] {
   return [...(hasForward(c) ? ['forward' as const] : []), ...(hasBackward(c) ? ['backward' as const] : [])];
 }
 
-/** What a result was compared with: the case's exact values, reference64, or an engine by name. */
-export interface TensorCheck { tensor: OutputName; against: string; comparison: TensorComparison }
+/**
+ * What a result was compared with: the case's exact values, reference64, an engine by name, the
+ * second call's changed data, or the call contract (an input written, an output of the wrong shape).
+ */
+export interface TensorCheck { tensor: OutputName | InputName; against: string; comparison: TensorComparison }
+
+/** The `against` of a breach of the call contract. */
+export const CONTRACT = 'the call contract';
 
 /** Another engine's outputs to compare with: two float32 results, so twice the budget. */
 export interface Opponent { name: string; outputs: Outputs }
@@ -37,7 +44,7 @@ interface ResultBase { caseId: string; subject: string; kind: SubjectKind; compu
 export type CheckResult =
   | (ResultBase & { state: 'passed' | 'failed'; checks: TensorCheck[] })
   | (ResultBase & { state: 'skipped' | 'n/a'; reason: string })
-  | (ResultBase & { state: 'errored'; error: string });
+  | (ResultBase & { state: 'errored'; error: string; stack?: string[] });
 
 const EMPTY = { shape: [], data: new Float32Array(0) };
 
@@ -46,19 +53,35 @@ const EMPTY = { shape: [], data: new Float32Array(0) };
  * one float32 result) and each opponent engine (tolerance, two float32 results).
  */
 export function checkOutputs(c: Case, computation: Computation, got: Outputs, refs: References, opponents: Opponent[] = []): TensorCheck[] {
+  return [...referenceChecks(c, computation, got, refs), ...opponentChecks(c, computation, got, refs, opponents)];
+}
+
+/** Against the case's exact values and reference64. */
+function referenceChecks(c: Case, computation: Computation, got: Outputs, refs: References): TensorCheck[] {
   const checks: TensorCheck[] = [];
   for (const name of OUTPUTS[computation][c.op]) {
     const out = got[name] ?? EMPTY;
     const exact = c.expected[name];
     if (exact) checks.push({ tensor: name, against: 'expected', comparison: compareTensor(out, exact, 0) });
     const ref = refs[name];
+    if (ref) {
+      checks.push({
+        tensor: name, against: 'reference64',
+        comparison: compareTensor(out, { shape: ref.shape, data: ref.value }, budgets(ref, 1, c.toleranceFactor)),
+      });
+    }
+  }
+  return checks;
+}
+
+/** Against each opponent engine: two float32 results, so twice the budget. */
+function opponentChecks(c: Case, computation: Computation, got: Outputs, refs: References, opponents: Opponent[]): TensorCheck[] {
+  const checks: TensorCheck[] = [];
+  for (const name of OUTPUTS[computation][c.op]) {
+    const ref = refs[name];
     if (!ref) continue;
-    checks.push({
-      tensor: name, against: 'reference64',
-      comparison: compareTensor(out, { shape: ref.shape, data: ref.value }, budgets(ref, 1, c.toleranceFactor)),
-    });
     for (const o of opponents) {
-      checks.push({ tensor: name, against: o.name, comparison: compareTensor(out, o.outputs[name] ?? EMPTY, budgets(ref, 2, c.toleranceFactor)) });
+      checks.push({ tensor: name, against: o.name, comparison: compareTensor(got[name] ?? EMPTY, o.outputs[name] ?? EMPTY, budgets(ref, 2, c.toleranceFactor)) });
     }
   }
   return checks;
@@ -81,16 +104,57 @@ export async function checkPrepared(
   return { result: { ...base, state: checks.every((k) => k.comparison.ok) ? 'passed' : 'failed', checks }, outputs: got };
 }
 
-export async function checkImplementation(impl: Implementation, c: Case, computation: Computation, refs: References, opponents: Opponent[] = []): Promise<CheckResult> {
+const isTensorName = (v: string): v is OutputName | InputName => ['y', 'dx', 'dw', 'db', 'x', 'w', 'bias', 'dy'].includes(v);
+
+/** A breach of the contract as a failed check, so every report shows it like a mismatch. */
+function contractCheck(tensor: string, problem: string): TensorCheck {
+  return {
+    tensor: isTensorName(tensor) ? tensor : 'y', against: CONTRACT,
+    comparison: { ok: false, elements: 0, failures: 1, maxRatio: Number.POSITIVE_INFINITY, maxUlps: Number.POSITIVE_INFINITY, mismatches: [], problem },
+  };
+}
+
+/**
+ * Checks an implementation under test on one computation: the call in its host, then a second call
+ * on the same geometry with changed data (mirror.ts) whose result must change accordingly.
+ */
+export async function checkImplementation(
+  impl: RemoteImplementation, c: Case, computation: Computation, refs: References, opponents: Opponent[] | Promise<Opponent[]> = [],
+): Promise<CheckResult> {
   const base = { caseId: c.id, subject: impl.name, kind: 'implementation' as const, computation };
-  const prepared = prepare(impl, c, computation);
-  if (!prepared) return { ...base, state: 'skipped', reason: `${impl.name} does not implement ${c.op} ${computation}` };
-  return (await checkPrepared(base, c, computation, () => prepared, refs, opponents)).result;
+  const unavailable = impl.unavailable(c, computation);
+  if (unavailable) return { ...base, ...unavailable };
+  const first = await impl.call(c, computation);
+  if (first.kind === 'declined') return { ...base, state: 'n/a', reason: first.reason };
+  if (first.kind === 'errored') return { ...base, state: 'errored', error: first.error, ...(first.stack.length ? { stack: first.stack } : {}) };
+  const checks = [...first.violations.map((v) => contractCheck(v.tensor, v.problem)), ...referenceChecks(c, computation, first.outputs, refs)];
+  const mirror = mirrorOf(c, computation);
+  // The second call only when the first was right: otherwise it cannot tell anything new.
+  if (mirror && checks.every((k) => k.comparison.ok)) {
+    const second = await impl.call(mirror.c, computation);
+    const what = `the second call (same geometry, ${mirror.what})`;
+    if (second.kind === 'errored') return { ...base, state: 'errored', error: `${what}: ${second.error}`, ...(second.stack.length ? { stack: second.stack } : {}) };
+    if (second.kind === 'declined') {
+      checks.push(contractCheck(OUTPUTS[computation][c.op][0], `${what} was declined (${second.reason}) after the first was not`));
+    } else {
+      checks.push(...second.violations.map((v) => contractCheck(v.tensor, `${what}: ${v.problem}`)));
+      const mirrored = mirror.references(refs);
+      for (const name of OUTPUTS[computation][c.op]) {
+        const ref = mirrored[name];
+        if (!ref) continue;
+        const comparison = compareTensor(second.outputs[name] ?? EMPTY, { shape: ref.shape, data: ref.value }, budgets(ref, 1, c.toleranceFactor));
+        checks.push({ tensor: name, against: `reference64 on ${what}`, comparison });
+      }
+    }
+  }
+  // The oracles ran meanwhile in this process; only those that agreed with reference64 are opponents.
+  checks.push(...opponentChecks(c, computation, first.outputs, refs, await opponents));
+  return { ...base, state: checks.every((k) => k.comparison.ok) ? 'passed' : 'failed', checks };
 }
 
 /** A failure explained: case, tensor, reference and the worst elements. */
 export function describeFailure(r: CheckResult): string {
-  if (r.state === 'errored') return `${r.subject} on "${r.caseId}" ${r.computation}: threw ${r.error}`;
+  if (r.state === 'errored') return [`${r.subject} on "${r.caseId}" ${r.computation}: ${r.error}`, ...(r.stack ?? []).map((l) => `    ${l}`)].join('\n');
   if (r.state !== 'failed') return '';
   const lines = [`${r.subject} on "${r.caseId}" ${r.computation}:`];
   for (const k of r.checks.filter((k) => !k.comparison.ok)) {

@@ -6,6 +6,7 @@ import { DEFAULT_BENCH, poolProcesses } from './bench.ts';
 import { computationsOf } from './check.ts';
 import { isRecord } from './guards.ts';
 import { DEFAULT_GATE, type GateOptions, type GatePair, MIN_ROUNDS, runGate, type Skipped } from './gate.ts';
+import { DEFAULT_LIMITS, formatBytes, type HostLimits, killAllHosts } from './host/host.ts';
 import { ImplementationLoadError } from './implementations.ts';
 import { answerPlan, inFreshProcesses, readPlan, runChild } from './processes.ts';
 import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
@@ -35,7 +36,10 @@ const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; de
   --op <op>           only conv2d, maxpool2d or avgpool2d cases
   --case <glob|text>  only cases whose id matches the glob (* ?) or contains the text
   --shard <i/n>       only the i-th of n deterministic slices of the cases (for CI matrices)
-  --ort-threads <n>   ONNX Runtime intra-op threads (default 1)`;
+  --ort-threads <n>   ONNX Runtime intra-op threads (default 1)
+  --time-limit <s>    seconds one kernel call may take before its host is killed (default ${DEFAULT_LIMITS.callTimeLimitMs / 1000};
+                      a case may set timeLimitSeconds)
+  --memory-cap <size> resident memory of each kernel host, e.g. 4GiB, 512MiB (default ${formatBytes(DEFAULT_LIMITS.memoryCapBytes).replace(' ', '')})`;
 
 const HELP: Record<string, string> = {
   main: `usage: convbench <command> [options]
@@ -97,6 +101,7 @@ Combines the reports of shards (convbench run --shard i/n) into one report and i
 const selectOptions = {
   cases: { type: 'string', multiple: true }, impl: { type: 'string', multiple: true }, oracle: { type: 'string', multiple: true },
   op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' }, 'ort-threads': { type: 'string' },
+  'time-limit': { type: 'string' }, 'memory-cap': { type: 'string' },
   report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -107,13 +112,36 @@ function positiveNumber(flag: string, text: string | undefined, fallback: number
   return v;
 }
 
-interface SelectValues { cases?: string[]; impl?: string[]; oracle?: string[]; op?: string; case?: string; shard?: string; 'ort-threads'?: string }
+interface SelectValues {
+  cases?: string[]; impl?: string[]; oracle?: string[]; op?: string; case?: string; shard?: string; 'ort-threads'?: string;
+  'time-limit'?: string; 'memory-cap'?: string;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30 };
+
+/** `--memory-cap`: bytes from "4GiB", "512MiB", "512M" or a byte count. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  const bytes = m && unit ? Math.floor(Number(m[1]) * unit) : Number.NaN;
+  if (!(bytes >= 2 ** 26)) throw new UsageError(`--memory-cap must be a size of at least 64MiB, like 4GiB or 512MiB, got "${text}"`);
+  return bytes;
+}
+
+function limitsOf(v: SelectValues): HostLimits {
+  return {
+    ...DEFAULT_LIMITS,
+    callTimeLimitMs: 1000 * positiveNumber('--time-limit', v['time-limit'], DEFAULT_LIMITS.callTimeLimitMs / 1000),
+    ...(v['memory-cap'] !== undefined ? { memoryCapBytes: parseSize(v['memory-cap']) } : {}),
+  };
+}
 
 function selection(v: SelectValues): Selection {
   return {
     cases: v.cases ?? ['cases'], impls: v.impl ?? [], oracles: v.oracle, op: v.op, casePattern: v.case,
     shard: v.shard ? parseShard(v.shard) : undefined,
     ortThreads: v['ort-threads'] ? positiveNumber('--ort-threads', v['ort-threads'], 1, true) : undefined,
+    limits: limitsOf(v),
   };
 }
 
@@ -123,7 +151,7 @@ function selectionArgs(v: SelectValues): string[] {
   for (const c of v.cases ?? []) out.push('--cases', c);
   for (const i of v.impl ?? []) out.push('--impl', i);
   for (const o of v.oracle ?? []) out.push('--oracle', o);
-  for (const key of ['op', 'case', 'shard', 'ort-threads'] as const) if (v[key]) out.push(`--${key}`, v[key] ?? '');
+  for (const key of ['op', 'case', 'shard', 'ort-threads', 'time-limit', 'memory-cap'] as const) if (v[key]) out.push(`--${key}`, v[key] ?? '');
   return out;
 }
 
@@ -144,7 +172,7 @@ function finish(report: Report, dir: string, json: boolean): number {
 
 function announce(inputs: Inputs, out: (line: string) => void): void {
   for (const e of inputs.caseErrors) console.error(`error: ${e.message}`);
-  out(`${inputs.cases.length} cases; implementations: ${inputs.implementations.map((i) => i.impl.name).join(', ')}; ` +
+  out(`${inputs.cases.length} cases; implementations: ${inputs.implementations.map((i) => i.name).join(', ')}; ` +
     `oracles: reference64${inputs.oracles.map((o) => `, ${o.name} (${o.threads} thread${o.threads === 1 ? '' : 's'})`).join('')}`);
   for (const a of inputs.absent) out(`absent: ${a.name}: ${a.reason}`);
 }
@@ -351,4 +379,17 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// A signal ends every kernel host first: nothing is left running.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  process.on(signal, () => {
+    killAllHosts();
+    console.error(`convbench: stopped by ${signal}`);
+    process.exit(code);
+  });
+}
+
+// Exit explicitly: a timer or handle an engine leaves behind must not keep the run alive.
+const code = await main(process.argv.slice(2));
+killAllHosts();
+process.exitCode = code;
+setTimeout(() => process.exit(code), 200).unref();

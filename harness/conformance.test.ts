@@ -4,7 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Case, loadCases } from './cases/load.ts';
 import { checkPrepared, computationsOf, describeFailure, checkImplementation, type Opponent, type References, referenceOutputs } from './check.ts';
-import { BUILT_IN } from './implementations.ts';
+import { DEFAULT_LIMITS } from './host/host.ts';
+import type { RemoteImplementation } from './host/remote.ts';
+import { BUILT_IN_NAMES, startImplementation } from './implementations.ts';
 import type { Computation } from './invoke.ts';
 import { loadOracles, type OracleSet } from './oracles/load.ts';
 
@@ -53,7 +55,11 @@ describe('oracles against reference64', () => {
   }
 });
 
-describe.each(BUILT_IN.map((impl) => [impl.name, impl] as const))('%s', (_name, impl) => {
+// Each built-in runs in its kernel host, as in a real run: the call contract is checked too.
+describe.each(BUILT_IN_NAMES)('%s', (name) => {
+  let impl: RemoteImplementation;
+  beforeAll(async () => { impl = await startImplementation(name, DEFAULT_LIMITS); });
+  afterAll(async () => { await impl.close(); });
   for (const c of loaded.cases) {
     for (const computation of computationsOf(c)) {
       it(`${c.id} ${computation}`, async () => {

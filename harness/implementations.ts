@@ -1,25 +1,95 @@
-// The built-in implementations under test, and loading a user's module (--impl <path>).
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import im2col from '../implementations/im2col/index.ts';
-import naive from '../implementations/naive/index.ts';
-import views from '../implementations/views/index.ts';
+// The implementations under test, as `--impl` names them: a built-in (naive, im2col, views), a
+// module path (.ts / .js / .mjs), "cmd:<program and arguments>" for a kernel in any language, or a
+// manifest (.json) that names such a program. Each one is started in a kernel host of its own.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isRecord } from './guards.ts';
-import { type Implementation, implementationProblem, isImplementation } from './implementation.ts';
+import { type HostCommand, HostFailure, type HostLimits } from './host/host.ts';
+import { RemoteImplementation } from './host/remote.ts';
 
-export const BUILT_IN: readonly Implementation[] = [naive, im2col, views];
+export const BUILT_IN_NAMES = ['naive', 'im2col', 'views'] as const;
 
 export class ImplementationLoadError extends Error {}
 
-/** Imports a .ts / .js module whose default export satisfies the Implementation contract. */
-export async function loadImplementation(path: string): Promise<Implementation> {
-  let mod: unknown;
-  try {
-    mod = await import(pathToFileURL(resolve(path)).href);
-  } catch (e) {
-    throw new ImplementationLoadError(`${path}: cannot import: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+/** Splits a command line into words: whitespace separates, '...' and "..." group, \ escapes. */
+export function splitCommand(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let quote: string | undefined;
+  let started = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else if (ch === '\\' && quote === '"' && i + 1 < line.length) word += line[++i];
+      else word += ch;
+    } else if (ch === "'" || ch === '"') { quote = ch; started = true; }
+    else if (ch === '\\' && i + 1 < line.length) { word += line[++i]; started = true; }
+    else if (/\s/.test(ch)) { if (started) words.push(word); word = ''; started = false; }
+    else { word += ch; started = true; }
   }
-  const value = isRecord(mod) ? mod.default : undefined;
-  if (!isImplementation(value)) throw new ImplementationLoadError(`${path}: not an implementation: ${implementationProblem(value)}`);
-  return value;
+  if (quote) throw new ImplementationLoadError(`cmd: unbalanced ${quote} in ${JSON.stringify(line)}`);
+  if (started) words.push(word);
+  return words;
+}
+
+const MAX_MANIFEST_BYTES = 64 * 1024;
+
+/** A manifest: { "command": ["python3", "kernel.py"] | "python3 kernel.py", "cwd"?: "." }, paths relative to it. */
+function manifestCommand(path: string): HostCommand {
+  const full = resolve(path);
+  if (statSync(full).size > MAX_MANIFEST_BYTES) throw new ImplementationLoadError(`${path}: a manifest is at most ${MAX_MANIFEST_BYTES} bytes`);
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(full, 'utf8'));
+  } catch (e) {
+    throw new ImplementationLoadError(`${path}: not a JSON manifest: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isRecord(v)) throw new ImplementationLoadError(`${path}: a manifest is an object { "command": [...] }`);
+  const argv = typeof v.command === 'string' ? splitCommand(v.command)
+    : Array.isArray(v.command) && v.command.every((w): w is string => typeof w === 'string') ? v.command : undefined;
+  if (!argv || argv.length === 0) throw new ImplementationLoadError(`${path}: "command" must be a non-empty list of strings (or one command line)`);
+  if (v.cwd !== undefined && typeof v.cwd !== 'string') throw new ImplementationLoadError(`${path}: "cwd" must be a string`);
+  return { kind: 'program', argv, cwd: resolve(dirname(full), v.cwd ?? '.') };
+}
+
+/** What an `--impl` value starts. */
+export function commandOf(spec: string): { command: HostCommand; source: string } {
+  if (BUILT_IN_NAMES.some((n) => n === spec)) return { command: { kind: 'node', module: `builtin:${spec}` }, source: 'built-in' };
+  if (spec.startsWith('cmd:')) {
+    const argv = splitCommand(spec.slice(4));
+    if (argv.length === 0) throw new ImplementationLoadError('cmd: names no program');
+    return { command: { kind: 'program', argv }, source: spec };
+  }
+  if (!/[./\\]/.test(spec)) {
+    throw new ImplementationLoadError(`unknown implementation "${spec}" (built-in: ${BUILT_IN_NAMES.join(', ')}; or a module path, a manifest .json, or cmd:<command>)`);
+  }
+  if (!existsSync(spec)) throw new ImplementationLoadError(`${spec}: no such file`);
+  if (spec.endsWith('.json')) return { command: manifestCommand(spec), source: spec };
+  return { command: { kind: 'node', module: resolve(spec) }, source: spec };
+}
+
+/** Starts one implementation's host and reads its handshake. */
+export async function startImplementation(spec: string, limits: HostLimits): Promise<RemoteImplementation> {
+  const { command, source } = commandOf(spec);
+  try {
+    return await RemoteImplementation.start(command, limits, source);
+  } catch (e) {
+    if (!(e instanceof HostFailure)) throw e;
+    // Our Node host says what was wrong with the module on its last stderr line.
+    const own = /convbench host: (.*)$/.exec(e.message)?.[1];
+    if (own) throw new ImplementationLoadError(`${spec}: ${own}`);
+    throw new ImplementationLoadError(`${spec}: not an implementation: ${e.message}`);
+  }
+}
+
+/** Starts every implementation (all at once); if one fails, the others are stopped. */
+export async function startImplementations(specs: readonly string[], limits: HostLimits): Promise<RemoteImplementation[]> {
+  const started = await Promise.allSettled((specs.length ? specs : BUILT_IN_NAMES).map((s) => startImplementation(s, limits)));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    for (const r of started) if (r.status === 'fulfilled') r.value.kill();
+    throw failed.reason;
+  }
+  return started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
 }

@@ -1,13 +1,14 @@
-// Calling one computation of an implementation on a case: inputs converted to its layout once
-// (before any timing), outputs converted back to NCHW / OIHW and checked for shape.
+// What one computation of a case sends to a kernel and expects back: the contract method, its input
+// tensors converted once to the kernel's layout, and the output shapes in that layout.
 import type { Case, OutputName } from './cases/load.ts';
-import { isRecord } from './guards.ts';
-import type { Implementation } from './implementation.ts';
-import { activationFromNchw, activationToNchw, weightsFromOihw, weightsToOihw } from './layout.ts';
+import { convOutputShape, poolOutputShape } from './geometry.ts';
+import type { ContractOp, Frame } from './host/protocol.ts';
+import { activationFromNchw, activationToNchw, type Layout, weightsFromOihw, weightsToOihw } from './layout.ts';
 import type { Tensor } from './tensor.ts';
 
 export const COMPUTATIONS = ['forward', 'backward'] as const;
 export type Computation = (typeof COMPUTATIONS)[number];
+export type InputName = 'x' | 'w' | 'bias' | 'dy';
 export type Outputs = Partial<Record<OutputName, Tensor>>;
 
 export const OUTPUTS: Record<Computation, Record<Case['op'], OutputName[]>> = {
@@ -15,54 +16,62 @@ export const OUTPUTS: Record<Computation, Record<Case['op'], OutputName[]>> = {
   backward: { conv2d: ['dx', 'dw', 'db'], maxpool2d: ['dx'], avgpool2d: ['dx'] },
 };
 
+/** A call an engine has made ready: `call()` does only the work and returns its raw result. */
+export interface Prepared {
+  call(): Promise<unknown>;
+  /** Converts a raw result back to canonical named outputs; throws if it is not tensors. */
+  collect(raw: unknown): Outputs;
+  /**
+   * Engines that run elsewhere (a kernel host) time themselves: per-call times measured around
+   * the kernel alone, so that the round trip never counts as kernel time.
+   */
+  measure?(options: { warmup: number; iterations: number; minMs: number }): Promise<number[]>;
+}
+
 /** The contract method a computation of an op calls. */
-export function methodOf(op: Case['op'], computation: Computation): keyof Implementation {
+export function methodOf(op: Case['op'], computation: Computation): ContractOp {
   const base = op === 'conv2d' ? 'conv2d' : op === 'maxpool2d' ? 'maxPool2d' : 'avgPool2d';
   return computation === 'forward' ? base : `${base}Backward`;
 }
 
-export interface Prepared {
-  /** Calls the kernel on inputs already in its layout; returns its raw result. */
-  call(): Promise<unknown>;
-  /** Converts a raw result back to canonical named outputs; throws if it is not tensors. */
-  collect(raw: unknown): Outputs;
+const isWeight = (name: string): boolean => name === 'w' || name === 'dw';
+
+/** A canonical (NCHW / OIHW) tensor in `layout`. */
+export function toLayout(name: string, t: Tensor, layout: Layout): Tensor {
+  return isWeight(name) ? weightsFromOihw(t, layout) : name === 'bias' || name === 'db' ? t : activationFromNchw(t, layout);
+}
+/** A tensor in `layout` back to canonical NCHW / OIHW. */
+export function fromLayout(name: string, t: Tensor, layout: Layout): Tensor {
+  return isWeight(name) ? weightsToOihw(t, layout) : name === 'bias' || name === 'db' ? t : activationToNchw(t, layout);
 }
 
-function asTensor(v: unknown, what: string): Tensor {
-  if (typeof v === 'object' && v !== null && 'data' in v && 'shape' in v && v.data instanceof Float32Array && Array.isArray(v.shape)) {
-    return { shape: v.shape.map(Number), data: v.data };
-  }
-  throw new Error(`${what} is not a tensor { shape: number[], data: Float32Array }`);
-}
-
-/** Undefined when the implementation lacks the method (the case is then skipped for it). */
-export function prepare(impl: Implementation, c: Case, computation: Computation): Prepared | undefined {
-  const layout = impl.layout;
-  const act = (t: Tensor) => activationFromNchw(t, layout);
-  const back = (v: unknown, what: string) => activationToNchw(asTensor(v, what), layout);
-  const x = act(c.x);
-  const dy = act(c.dy);
+/** The inputs of a computation, in contract order, canonical. */
+export function canonicalInputs(c: Case, computation: Computation): { name: InputName; tensor: Tensor }[] {
   if (c.op === 'conv2d') {
-    const w = weightsFromOihw(c.w, layout);
+    if (computation === 'backward') return [{ name: 'x', tensor: c.x }, { name: 'w', tensor: c.w }, { name: 'dy', tensor: c.dy }];
+    return [{ name: 'x', tensor: c.x }, { name: 'w', tensor: c.w }, ...(c.bias ? [{ name: 'bias' as const, tensor: c.bias }] : [])];
+  }
+  return computation === 'forward' ? [{ name: 'x', tensor: c.x }] : [{ name: 'x', tensor: c.x }, { name: 'dy', tensor: c.dy }];
+}
+
+/** The canonical shape of each output of a computation. */
+export function outputShapes(c: Case, computation: Computation): { name: OutputName; shape: number[] }[] {
+  if (c.op === 'conv2d') {
     const g = c.geometry;
-    if (computation === 'forward') {
-      const f = impl.conv2d;
-      return f && { call: async () => f.call(impl, x, w, c.bias, g), collect: (r) => ({ y: back(r, 'conv2d result') }) };
-    }
-    const f = impl.conv2dBackward;
-    return f && {
-      call: async () => f.call(impl, x, w, dy, g),
-      collect: (r) => {
-        if (!isRecord(r)) throw new Error('conv2dBackward result is not { dx, dw, db }');
-        return { dx: back(r.dx, 'dx'), dw: weightsToOihw(asTensor(r.dw, 'dw'), layout), db: asTensor(r.db, 'db') };
-      },
-    };
+    if (computation === 'forward') return [{ name: 'y', shape: convOutputShape(g) }];
+    return [{ name: 'dx', shape: [...c.x.shape] }, { name: 'dw', shape: [...c.w.shape] }, { name: 'db', shape: [g.outChannels] }];
   }
-  const g = c.geometry;
-  const forward = c.op === 'maxpool2d' ? impl.maxPool2d : impl.avgPool2d;
-  const backward = c.op === 'maxpool2d' ? impl.maxPool2dBackward : impl.avgPool2dBackward;
-  if (computation === 'forward') {
-    return forward && { call: async () => forward.call(impl, x, g), collect: (r) => ({ y: back(r, `${c.op} result`) }) };
-  }
-  return backward && { call: async () => backward.call(impl, x, dy, g), collect: (r) => ({ dx: back(r, `${c.op} backward result`) }) };
+  return computation === 'forward' ? [{ name: 'y', shape: poolOutputShape(c.geometry) }] : [{ name: 'dx', shape: [...c.x.shape] }];
+}
+
+/** A canonical shape as it is in `layout`. */
+export function shapeIn(name: string, shape: readonly number[], layout: Layout): number[] {
+  if (layout === 'NCHW' || shape.length !== 4) return [...shape];
+  const [a, b, c, d] = shape;
+  return isWeight(name) ? [c, d, b, a] : [a, c, d, b];
+}
+
+/** The frames a kernel in `layout` receives for a computation (the case's own arrays when NCHW). */
+export function framesOf(c: Case, computation: Computation, layout: Layout): Frame[] {
+  return canonicalInputs(c, computation).map(({ name, tensor }) => ({ name, ...toLayout(name, tensor, layout) }));
 }

@@ -4,7 +4,7 @@
 import type { Case } from './cases/load.ts';
 import { type CheckResult, checkImplementation, checkPrepared, computationsOf, type Opponent, referenceOutputs } from './check.ts';
 import { formatMismatch } from './compare.ts';
-import type { Implementation } from './implementation.ts';
+import type { RemoteImplementation } from './host/remote.ts';
 import type { Computation } from './invoke.ts';
 import type { Oracle } from './oracles/oracle.ts';
 
@@ -26,7 +26,7 @@ export interface SuiteResult { results: CheckResult[]; disagreements: Disagreeme
 
 export interface SuiteOptions {
   cases: readonly Case[];
-  implementations: readonly Implementation[];
+  implementations: readonly RemoteImplementation[];
   oracles: readonly Oracle[];
   /** Called after each result; `done` of `total` results. */
   onProgress?(done: number, total: number, label: string): void;
@@ -73,6 +73,11 @@ async function checkOracle(oracle: Oracle, c: Case, computation: Computation, re
   return checkPrepared(base, c, computation, () => oracle.prepare(c, computation), refs);
 }
 
+/**
+ * Each case's computations: reference64, then the oracles in this process while the kernels compute
+ * in their hosts (every host on its own, so the cores are shared), then each kernel's outputs are
+ * checked against reference64 and every oracle that agreed with it.
+ */
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const { cases, implementations, oracles } = options;
   const results: CheckResult[] = [];
@@ -85,17 +90,21 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   for (const c of cases) {
     for (const computation of computationsOf(c)) {
       const refs = referenceOutputs(c, computation);
+      let opponentsReady: (o: Opponent[]) => void = () => {};
+      const opponents = new Promise<Opponent[]>((r) => { opponentsReady = r; });
+      const checked = implementations.map((impl) => checkImplementation(impl, c, computation, refs, opponents));
       const oracleResults: CheckResult[] = [];
-      const opponents: Opponent[] = [];
+      const agreed: Opponent[] = [];
       for (const oracle of oracles) {
         const { result, outputs } = await checkOracle(oracle, c, computation, refs);
         oracleResults.push(result);
         push(result);
-        if (result.state === 'passed' && outputs) opponents.push({ name: oracle.name, outputs });
+        if (result.state === 'passed' && outputs) agreed.push({ name: oracle.name, outputs });
       }
       await Promise.all(oracles.map((o) => o.release()));
+      opponentsReady(agreed);
       disagreements.push(...disagreementsOf(c, computation, oracleResults));
-      for (const impl of implementations) push(await checkImplementation(impl, c, computation, refs, opponents));
+      for (const r of await Promise.all(checked)) push(r);
     }
   }
   return { results, disagreements };

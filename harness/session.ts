@@ -6,8 +6,9 @@ import { type Case, type CaseError, loadCases, type Op } from './cases/load.ts';
 import { fnv1a } from './cases/generate.ts';
 import { computationsOf } from './check.ts';
 import { environment } from './environment.ts';
-import type { Implementation } from './implementation.ts';
-import { BUILT_IN, loadImplementation } from './implementations.ts';
+import { DEFAULT_LIMITS, type HostLimits } from './host/host.ts';
+import type { RemoteImplementation } from './host/remote.ts';
+import { startImplementations } from './implementations.ts';
 import { loadOracles } from './oracles/load.ts';
 import type { AbsentOracle, Oracle } from './oracles/oracle.ts';
 import { progress } from './progress.ts';
@@ -24,12 +25,14 @@ export interface Selection {
   casePattern?: string;
   shard?: { index: number; count: number };
   ortThreads?: number;
+  /** Time limit per call and memory cap of every kernel host. */
+  limits?: HostLimits;
 }
 
 export interface Inputs {
   cases: Case[];
   caseErrors: CaseError[];
-  implementations: { impl: Implementation; source: string }[];
+  implementations: RemoteImplementation[];
   oracles: Oracle[];
   absent: AbsentOracle[];
 }
@@ -54,30 +57,43 @@ export function parseShard(text: string): { index: number; count: number } {
 }
 export const inShard = (id: string, shard: { index: number; count: number }): boolean => fnv1a(id) % shard.count === shard.index - 1;
 
-export async function selectImplementations(names: string[]): Promise<{ impl: Implementation; source: string }[]> {
-  if (names.length === 0) return BUILT_IN.map((impl) => ({ impl, source: 'built-in' }));
-  const out: { impl: Implementation; source: string }[] = [];
-  for (const n of names) {
-    const builtIn = BUILT_IN.find((i) => i.name === n);
-    if (builtIn) out.push({ impl: builtIn, source: 'built-in' });
-    else if (/[./\\]/.test(n)) out.push({ impl: await loadImplementation(n), source: n });
-    else throw new UsageError(`--impl: unknown implementation "${n}" (built-in: ${BUILT_IN.map((i) => i.name).join(', ')}; or give a path)`);
+/** Names the reports use for engines and references; an implementation may not take one. */
+const RESERVED = ['reference64', 'expected', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'none'];
+
+/** Starts the implementations' hosts; their names must be unique and not an engine's. */
+export async function selectImplementations(specs: string[], limits: HostLimits = DEFAULT_LIMITS): Promise<RemoteImplementation[]> {
+  const out = await startImplementations(specs, limits);
+  const problem = (impl: RemoteImplementation, i: number): string | undefined => {
+    if (RESERVED.includes(impl.name)) return `${impl.source}: the implementation is named "${impl.name}", the name of an engine or reference; rename it`;
+    const j = out.findIndex((o) => o.name === impl.name);
+    return j !== i ? `--impl: two implementations are named "${impl.name}" (${out[j].source} and ${impl.source})` : undefined;
+  };
+  const bad = out.map(problem).find((p) => p !== undefined);
+  if (bad) {
+    for (const impl of out) impl.kill();
+    throw new UsageError(bad);
   }
-  const names2 = out.map((o) => o.impl.name);
-  const dup = names2.find((n, i) => names2.indexOf(n) !== i);
-  if (dup) throw new UsageError(`--impl: two implementations are named "${dup}"`);
   return out;
 }
 
 export async function loadInputs(sel: Selection): Promise<Inputs> {
   if (sel.op && !OPS.some((op) => op === sel.op)) throw new UsageError(`--op: unknown op "${sel.op}" (one of ${OPS.join(', ')})`);
-  const implementations = await selectImplementations(sel.impls);
   const missing = sel.cases.find((p) => !existsSync(p));
   if (missing) throw new UsageError(`--cases: ${missing}: no such file or folder`);
   const loaded = loadCases(sel.cases);
   if (loaded.files.length === 0 && loaded.errors.length === 0) throw new UsageError(`no case files (*.yaml) in ${sel.cases.join(', ')}`);
   const matches = caseMatcher(sel.casePattern);
   const cases = loaded.cases.filter((c) => (!sel.op || c.op === sel.op) && matches(c.id) && (!sel.shard || inShard(c.id, sel.shard)));
+  if (cases.length === 0 && loaded.errors.length === 0) {
+    const filters = [sel.casePattern !== undefined ? `--case ${JSON.stringify(sel.casePattern)}` : '', sel.op ? `--op ${sel.op}` : '', sel.shard ? `--shard ${sel.shard.index}/${sel.shard.count}` : ''].filter(Boolean);
+    throw new UsageError(`no case matches ${filters.join(' ') || 'the selection'} (of ${loaded.cases.length} loaded); nothing was run`);
+  }
+  const implementations = await selectImplementations(sel.impls, sel.limits);
+  const idle = implementations.find((impl) => cases.length > 0 && cases.every((c) => computationsOf(c).every((k) => impl.unavailable(c, k) !== undefined)));
+  if (idle) {
+    for (const impl of implementations) impl.kill();
+    throw new UsageError(`${idle.source}: ${idle.name} implements none of the selected computations (it has ${idle.hello.ops.join(', ') || 'no ops'}); nothing was run`);
+  }
   let oracles: Oracle[] = [];
   let absent: AbsentOracle[] = [];
   if (!(sel.oracles?.length === 1 && sel.oracles[0] === 'none')) {
@@ -95,7 +111,7 @@ export async function loadInputs(sel: Selection): Promise<Inputs> {
 }
 
 export function enginesOf(inputs: Inputs): Engine[] {
-  return [...inputs.implementations.map(({ impl }) => implementationEngine(impl)), ...inputs.oracles.map(oracleEngine)];
+  return [...inputs.implementations.map(implementationEngine), ...inputs.oracles.map(oracleEngine)];
 }
 
 /** Times every engine on every bench case's computations, in this process. */
@@ -116,7 +132,7 @@ export async function timeAll(inputs: Inputs, options: BenchOptions = DEFAULT_BE
 export async function checkAll(inputs: Inputs): Promise<Pick<Report, 'results' | 'disagreements'>> {
   const bar = progress('checking');
   const out = await runSuite({
-    cases: inputs.cases, implementations: inputs.implementations.map((i) => i.impl), oracles: inputs.oracles,
+    cases: inputs.cases, implementations: inputs.implementations, oracles: inputs.oracles,
     onProgress: (done, total, label) => bar.update(done, total, label),
   });
   bar.done();
@@ -126,7 +142,7 @@ export async function checkAll(inputs: Inputs): Promise<Pick<Report, 'results' |
 export function buildReport(name: string, inputs: Inputs, parts: Pick<Report, 'results' | 'disagreements' | 'timings'> & Partial<Pick<Report, 'gate' | 'shards'>>): Report {
   return {
     format: REPORT_FORMAT, version: REPORT_VERSION, name, createdAt: new Date().toISOString(), environment: environment(),
-    implementations: inputs.implementations.map(({ impl, source }) => ({ name: impl.name, layout: impl.layout, source })),
+    implementations: inputs.implementations.map((impl) => ({ name: impl.name, layout: impl.layout, source: impl.source })),
     oracles: inputs.oracles.map((o) => ({ name: o.name, versions: o.versions, threads: o.threads })),
     absentOracles: inputs.absent,
     caseErrors: inputs.caseErrors.map((e) => ({ file: e.file, line: e.line, field: e.field, message: e.message })),
@@ -135,6 +151,7 @@ export function buildReport(name: string, inputs: Inputs, parts: Pick<Report, 'r
   };
 }
 
+/** Frees the oracles and ends every kernel host. */
 export async function releaseAll(inputs: Inputs): Promise<void> {
-  await Promise.all(inputs.oracles.map((o) => o.release()));
+  await Promise.all([...inputs.oracles.map((o) => o.release()), ...inputs.implementations.map((i) => i.close())]);
 }

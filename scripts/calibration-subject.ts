@@ -2,7 +2,7 @@
 // implementation (CONVBENCH_SUBJECT, default im2col) under the name "subject", made slower by
 // CONVBENCH_SLOWDOWN (0.1 = 10%) by spinning for that share of each call's own time. With no
 // slowdown the wrapper is the same code, so "same code" runs and slowed runs differ only in the spin.
-import { BUILT_IN } from '../harness/implementations.ts';
+import { BUILT_IN } from '../implementations/index.ts';
 import { defineImplementation, type Implementation } from '../harness/index.ts';
 
 const kernel = process.env.CONVBENCH_SUBJECT ?? 'im2col';

@@ -1,0 +1,219 @@
+// The harness's side of a kernel host: starts the process, speaks the protocol, and turns every
+// way a host can misbehave into a named failure: a call past its time limit, a crash, an exit, a
+// resident size past the memory cap, bytes that are not the protocol. A failed host is killed;
+// the next request starts a new one.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { describeThrown } from './thrown.ts';
+import { encode, type Frame, type Hello, MessageReader, parseHello, parseReply, ProtocolError, type Reply } from './protocol.ts';
+import { deadline, forget, type Verdict, watch } from './watchdog.ts';
+
+export interface HostLimits {
+  /** Per call; a case may set its own (timeLimitSeconds). */
+  callTimeLimitMs: number;
+  /** Resident memory of the host process, bytes. */
+  memoryCapBytes: number;
+  /** From spawn to the handshake. */
+  startupMs: number;
+}
+
+export const GIB = 2 ** 30;
+export const DEFAULT_LIMITS: HostLimits = { callTimeLimitMs: 60_000, memoryCapBytes: 4 * GIB, startupMs: 30_000 };
+
+/** How to start a host: our Node host on a module (built-in or a path), or any program. */
+export type HostCommand = { kind: 'node'; module: string } | { kind: 'program'; argv: string[]; cwd?: string };
+
+export type FailureState = 'timed out' | 'crashed' | 'exited' | 'out of memory' | 'protocol error' | 'failed to start';
+
+/** A host that failed a request: `message` is what every report shows. */
+export class HostFailure extends Error {
+  constructor(readonly state: FailureState, message: string) {
+    super(message);
+    this.name = 'HostFailure';
+  }
+}
+
+const NODE_HOST = fileURLToPath(new URL('./node-host.ts', import.meta.url));
+const TSX = createRequire(import.meta.url).resolve('tsx/esm');
+const STDERR_TAIL = 4096;
+
+export const formatBytes = (b: number): string => (b >= GIB && b % (GIB / 4) === 0 ? `${b / GIB} GiB` : `${Math.round(b / 2 ** 20)} MiB`);
+export const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
+
+function argvOf(command: HostCommand, limits: HostLimits): { file: string; args: string[]; cwd?: string } {
+  if (command.kind === 'program') return { file: command.argv[0], args: command.argv.slice(1), ...(command.cwd ? { cwd: command.cwd } : {}) };
+  const heapMiB = Math.max(64, Math.floor(limits.memoryCapBytes / 2 ** 20));
+  return { file: process.execPath, args: [`--max-old-space-size=${heapMiB}`, '--import', `file://${TSX}`, NODE_HOST, command.module] };
+}
+
+/** Every live host, so a signal to the harness can end them all. */
+const live = new Set<KernelHost>();
+export function killAllHosts(): void {
+  for (const h of live) h.kill();
+}
+
+interface Waiter { id: number; resolve(r: Reply): void; reject(e: HostFailure): void; maxElements: number }
+
+export class KernelHost {
+  private child: ChildProcess | undefined;
+  private reader: MessageReader | undefined;
+  private waiter: Waiter | undefined;
+  private helloWaiter: { resolve(h: Hello): void; reject(e: HostFailure): void } | undefined;
+  private stderrTail = '';
+  private killedFor: HostFailure | undefined;
+  private nextId = 1;
+  /** The time limit of the request in flight (or of the startup), for the message. */
+  private limitMs = 0;
+  /** How many times this host has been started. */
+  starts = 0;
+
+  constructor(readonly command: HostCommand, readonly limits: HostLimits, readonly label: string) {}
+
+  /** Starts the process and waits for its handshake. */
+  async start(): Promise<Hello> {
+    this.kill();
+    this.starts++;
+    const { file, args, cwd } = argvOf(this.command, this.limits);
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}), env: process.env });
+    this.child = child;
+    this.killedFor = undefined;
+    this.stderrTail = '';
+    const reader = new MessageReader(() => this.waiter?.maxElements ?? 0);
+    this.reader = reader;
+    live.add(this);
+    child.stdin?.on('error', () => { /* a dead host's pipe: its exit is reported instead */ });
+    child.stderr?.on('data', (b: Buffer) => { this.stderrTail = (this.stderrTail + b.toString('utf8')).slice(-STDERR_TAIL); });
+    child.stdout?.on('data', (b: Buffer) => this.onData(child, b));
+    child.on('error', (e) => this.fail(child, new HostFailure('failed to start', `cannot start ${file}: ${e.message}`)));
+    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    if (child.pid !== undefined) {
+      const pid = child.pid;
+      watch(pid, this.limits.memoryCapBytes, (v) => this.onWatchdog(child, v));
+      this.limitMs = this.limits.startupMs;
+      deadline(pid, Date.now() + this.limits.startupMs);
+    }
+    return new Promise<Hello>((resolve, reject) => {
+      this.helloWaiter = {
+        resolve: (h) => { if (child.pid !== undefined) deadline(child.pid, 0); resolve(h); },
+        reject,
+      };
+    });
+  }
+
+  get alive(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Sends one request and waits for its reply; a HostFailure (and a dead host) otherwise. */
+  async request(header: Record<string, unknown>, tensors: readonly Frame[], replyElements: number, timeLimitMs: number): Promise<Reply> {
+    const child = this.child;
+    if (!child || this.waiter) throw new HostFailure('protocol error', this.waiter ? 'a request while another is in flight' : 'the host is not running');
+    const id = this.nextId++;
+    const pid = child.pid ?? 0;
+    this.limitMs = timeLimitMs;
+    deadline(pid, Date.now() + timeLimitMs);
+    return new Promise<Reply>((resolve, reject) => {
+      this.waiter = {
+        id, maxElements: replyElements,
+        resolve: (r) => { deadline(pid, 0); this.waiter = undefined; resolve(r); },
+        reject: (e) => { this.waiter = undefined; reject(e); },
+      };
+      for (const b of encode({ ...header, id }, tensors)) child.stdin?.write(b);
+    });
+  }
+
+  /** Closes stdin (a well-behaved host exits), then kills it if it has not after `graceMs`. */
+  async close(graceMs = 1000): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.stdin?.end();
+    const timer = setTimeout(() => this.kill(), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    const child = this.child;
+    if (!child) return;
+    this.detach();
+    child.kill('SIGKILL');
+  }
+
+  private detach(): void {
+    if (this.child?.pid !== undefined) forget(this.child.pid);
+    this.child = undefined;
+    this.reader = undefined;
+    live.delete(this);
+  }
+
+  private onData(child: ChildProcess, b: Buffer): void {
+    if (child !== this.child || !this.reader) return;
+    this.reader.push(b);
+    try {
+      for (let m = this.reader.next(); m; m = this.reader?.next()) {
+        if (this.helloWaiter) {
+          const hello = parseHello(m.header);
+          const w = this.helloWaiter;
+          this.helloWaiter = undefined;
+          w.resolve(hello);
+        } else if (this.waiter) {
+          this.waiter.resolve(parseReply(m.header, m.tensors, this.waiter.id));
+        } else {
+          throw new ProtocolError('a message while no request was waiting');
+        }
+        if (child !== this.child) return;
+      }
+    } catch (e) {
+      this.fail(child, new HostFailure('protocol error', `protocol error: ${describeThrown(e).message.replace(/^(ProtocolError|Error): /, '')}`));
+    }
+  }
+
+  /** The watchdog killed the host: past its memory cap or its deadline. */
+  private onWatchdog(child: ChildProcess, v: Verdict): void {
+    const starting = this.helloWaiter !== undefined;
+    this.fail(child, v === 'memory'
+      ? new HostFailure('out of memory', `out of memory (cap ${formatBytes(this.limits.memoryCapBytes)})`)
+      : new HostFailure('timed out', starting ? `no handshake within ${formatSeconds(this.limitMs)}` : `timed out after ${formatSeconds(this.limitMs)}`));
+  }
+
+  /** Why the host ended, from its exit and its last words. */
+  private exitFailure(code: number | null, signal: NodeJS.Signals | null): HostFailure {
+    const tail = this.stderrTail;
+    if (/heap out of memory|allocation failed|Reached heap limit|MemoryError/i.test(tail)) {
+      return new HostFailure('out of memory', `out of memory (cap ${formatBytes(this.limits.memoryCapBytes)})`);
+    }
+    const last = tail.trim().split('\n').slice(-3).join(' | ').slice(-600);
+    const words = last ? `; its stderr ended: ${last}` : '';
+    const during = this.helloWaiter ? 'before its handshake' : 'during the call';
+    return signal
+      ? new HostFailure('crashed', `crashed: signal ${signal}${this.helloWaiter ? ' before its handshake' : ''}${words}`)
+      : new HostFailure('exited', `exited with code ${code ?? '?'} ${during}${words}`);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    // Killed by us: the reason was recorded when we killed it. Otherwise let its last stdout
+    // bytes (a reply written just before exiting) arrive first.
+    if (child !== this.child) return;
+    setTimeout(() => this.fail(child, this.exitFailure(code, signal)), 100);
+  }
+
+  /** Records why the host is unusable, kills it, and fails whoever was waiting. */
+  private fail(child: ChildProcess, failure: HostFailure): void {
+    if (child !== this.child) return;
+    this.killedFor = failure;
+    this.kill();
+    const hello = this.helloWaiter;
+    const waiter = this.waiter;
+    this.helloWaiter = undefined;
+    this.waiter = undefined;
+    hello?.reject(failure);
+    waiter?.reject(failure);
+  }
+
+  /** The last failure, if the host died. */
+  get failure(): HostFailure | undefined {
+    return this.killedFor;
+  }
+}

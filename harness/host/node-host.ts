@@ -1,0 +1,179 @@
+// The Node kernel host: a child process that loads one implementation module (built-in or a
+// user's .ts / .js file) and serves the host protocol (docs/host-protocol.md) on stdin/stdout.
+// Whatever the kernel does (loops, exits, writes into its inputs, prints) happens here, not in the
+// harness. This side only reports; the harness checks.
+//
+//   node-host.ts builtin:<name> | <module path>
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { isRecord } from '../guards.ts';
+import { type Implementation, implementationProblem, isImplementation } from '../implementation.ts';
+import { CONTRACT_OPS, type ContractOp, encode, type Frame, isContractOp, MessageReader, PROTOCOL, PROTOCOL_VERSION } from './protocol.ts';
+import { describeThrown } from './thrown.ts';
+
+// The protocol owns stdout: a kernel's console output and stdout writes go to stderr.
+const protocolOut = process.stdout;
+const send = (header: Record<string, unknown>, tensors: readonly Frame[] = []): void => {
+  for (const b of encode(header, tensors)) protocolOut.write(b);
+};
+const toStderr = (...args: unknown[]): void => { process.stderr.write(`${args.map(String).join(' ')}\n`); };
+console.log = toStderr;
+console.info = toStderr;
+console.debug = toStderr;
+Object.defineProperty(process, 'stdout', { value: process.stderr, configurable: true });
+
+// If the harness dies without closing our stdin (SIGKILL), a kernel stuck in a synchronous loop
+// would keep this process alive; a watchdog thread, which runs beside that loop, ends it.
+const parent = process.ppid;
+new Worker(`
+  setInterval(() => { try { process.kill(${parent}, 0); } catch { process.kill(${process.pid}, 'SIGKILL'); } }, 1000);
+`, { eval: true }).unref();
+
+class LoadError extends Error {}
+
+async function load(spec: string): Promise<Implementation> {
+  const url = spec.startsWith('builtin:')
+    ? new URL(`../../implementations/${spec.slice('builtin:'.length)}/index.ts`, import.meta.url).href
+    : pathToFileURL(resolve(spec)).href;
+  let mod: unknown;
+  try {
+    mod = await import(url);
+  } catch (e) {
+    throw new LoadError(`cannot import: ${describeThrown(e).message.split('\n')[0]}`);
+  }
+  const value = isRecord(mod) ? mod.default : undefined;
+  if (!isImplementation(value)) throw new LoadError(`not an implementation: ${implementationProblem(value)}`);
+  return value;
+}
+
+/** The contract method's arguments for an op, from the request's tensors and geometry. */
+function argumentsOf(op: ContractOp, t: Map<string, Frame>, g: unknown): unknown[] {
+  const tensor = (name: string) => t.get(name);
+  switch (op) {
+    case 'conv2d': return [tensor('x'), tensor('w'), tensor('bias'), g];
+    case 'conv2dBackward': return [tensor('x'), tensor('w'), tensor('dy'), g];
+    case 'maxPool2d': case 'avgPool2d': return [tensor('x'), g];
+    default: return [tensor('x'), tensor('dy'), g];
+  }
+}
+
+/** Checks one returned value against the expected output; returns the tensor or why not. */
+function outputOf(v: unknown, name: string, shape: readonly number[]): Frame | string {
+  const want = `[${shape.join(', ')}]`;
+  if (!isRecord(v) || !(v.data instanceof Float32Array) || !Array.isArray(v.shape)) {
+    return `${name} is not a tensor { shape: number[], data: Float32Array } (expected shape ${want})`;
+  }
+  const claimed = v.shape.slice(0, 9);
+  if (!claimed.every((d): d is number => typeof d === 'number' && Number.isInteger(d) && d >= 0) || v.shape.length > 8) {
+    return `${name} has shape ${JSON.stringify(v.shape.slice(0, 8))?.slice(0, 80)}, not a list of integers (expected ${want})`;
+  }
+  const n = claimed.reduce((a, b) => a * b, 1);
+  if (n !== v.data.length) return `${name} claims shape [${claimed.join(', ')}] (${n} elements) but holds ${v.data.length} values (expected ${want})`;
+  if (claimed.length !== shape.length || claimed.some((d, i) => d !== shape[i])) return `${name} has shape [${claimed.join(', ')}], expected ${want}`;
+  return { name, shape: [...shape], data: v.data };
+}
+
+const OUTPUT_NAMES: Record<ContractOp, string[]> = {
+  conv2d: ['y'], conv2dBackward: ['dx', 'dw', 'db'], maxPool2d: ['y'], maxPool2dBackward: ['dx'], avgPool2d: ['y'], avgPool2dBackward: ['dx'],
+};
+
+/** The raw result as named values: a tensor for one output, a { dx, dw, db } record for conv backward. */
+function named(op: ContractOp, raw: unknown): Map<string, unknown> {
+  const names = OUTPUT_NAMES[op];
+  if (names.length === 1) return new Map([[names[0], raw]]);
+  return new Map(names.map((n) => [n, isRecord(raw) ? raw[n] : undefined]));
+}
+
+/** Keeps timed results observable, so no call's work is dead. */
+export let sink = 0;
+const consume = (v: unknown): void => {
+  if (isRecord(v) && v.data instanceof Float32Array) sink += v.data.length ? v.data[0] : 0;
+  else if (isRecord(v)) for (const x of Object.values(v)) consume(x);
+};
+
+async function serve(impl: Implementation): Promise<void> {
+  const ops = CONTRACT_OPS.filter((op) => typeof impl[op] === 'function');
+  send({ protocol: PROTOCOL, version: PROTOCOL_VERSION, name: impl.name, layout: impl.layout, ops });
+  const reader = new MessageReader(() => 2 ** 31);
+  const queue: { header: Record<string, unknown>; tensors: Frame[] }[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  process.stdin.on('data', (chunk: Buffer) => {
+    reader.push(chunk);
+    for (let m = reader.next(); m; m = reader.next()) queue.push(m);
+    wake?.();
+  });
+  process.stdin.on('end', () => { ended = true; wake?.(); });
+  for (;;) {
+    const m = queue.shift();
+    if (!m) {
+      if (ended) break;
+      await new Promise<void>((r) => { wake = r; });
+      wake = undefined;
+      continue;
+    }
+    await answer(impl, m.header, m.tensors);
+  }
+  process.exit(0);
+}
+
+async function answer(impl: Implementation, h: Record<string, unknown>, tensors: Frame[]): Promise<void> {
+  const id = h.id;
+  const op = h.op;
+  if (!isContractOp(op) || typeof impl[op] !== 'function') { send({ type: 'error', id, error: `this host does not implement ${JSON.stringify(op)}`, stack: [] }); return; }
+  const method = impl[op];
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const args = argumentsOf(op, byName, h.geometry);
+  const call = (): Promise<unknown> => Promise.resolve(Reflect.apply(method, impl, args));
+  try {
+    if (h.type === 'time') {
+      const num = (v: unknown, d: number) => (typeof v === 'number' && v >= 0 ? v : d);
+      for (let i = 0; i < num(h.warmup, 1); i++) consume(await call());
+      const samplesMs: number[] = [];
+      let total = 0;
+      while (samplesMs.length < num(h.iterations, 1) || total < num(h.minMs, 0)) {
+        const t0 = performance.now();
+        const r = await call();
+        const ms = performance.now() - t0;
+        consume(r);
+        samplesMs.push(ms);
+        total += ms;
+      }
+      send({ type: 'timed', id, samplesMs });
+      return;
+    }
+    const t0 = performance.now();
+    const raw = await call();
+    const kernelMs = performance.now() - t0;
+    const expected = Array.isArray(h.outputs) ? h.outputs.filter(isRecord) : [];
+    const violations: string[] = [];
+    const outputs: Frame[] = [];
+    const values = named(op, raw);
+    for (const e of expected) {
+      const name = String(e.name);
+      const shape = Array.isArray(e.shape) ? e.shape.map(Number) : [];
+      const out = outputOf(values.get(name), name, shape);
+      if (typeof out === 'string') { violations.push(out); continue; }
+      const aliased = tensors.find((t) => t.data.buffer === out.data.buffer);
+      if (aliased) violations.push(`output ${name} shares its buffer with input ${aliased.name}`);
+      const twin = outputs.find((o) => o.data.buffer === out.data.buffer);
+      if (twin) violations.push(`outputs ${twin.name} and ${name} share one buffer`);
+      outputs.push(out);
+    }
+    send({ type: 'result', id, kernelMs, violations }, [...outputs, ...tensors]);
+  } catch (e) {
+    const d = describeThrown(e);
+    send({ type: 'error', id, error: d.message, stack: d.stack });
+  }
+}
+
+const spec = process.argv[2] ?? '';
+let impl: Implementation;
+try {
+  impl = await load(spec);
+} catch (e) {
+  process.stderr.write(`\nconvbench host: ${e instanceof LoadError ? e.message : `cannot load: ${describeThrown(e).message}`}\n`);
+  process.exit(3);
+}
+await serve(impl);

@@ -1,0 +1,157 @@
+// An implementation under test as the harness sees it: a kernel host it talks to, never code it
+// runs. Inputs go out as copies in the kernel's layout; what comes back is checked before anything
+// else reads it: the inputs the host returns against what was sent (a kernel that wrote into its
+// input), each output's shape in the kernel's own layout, and the host's own reports of aliasing.
+import type { Case } from '../cases/load.ts';
+import type { Computation, Outputs, Prepared } from '../invoke.ts';
+import { fromLayout, framesOf, methodOf, outputShapes, shapeIn } from '../invoke.ts';
+import type { Layout } from '../layout.ts';
+import { formatShape, sizeOf, unravel } from '../tensor.ts';
+import { type HostCommand, HostFailure, type HostLimits, KernelHost } from './host.ts';
+import type { ContractOp, Frame, Hello } from './protocol.ts';
+
+/** A breach of the call contract, charged to one tensor. */
+export interface Violation { tensor: string; problem: string }
+
+export type CallOutcome =
+  | { kind: 'returned'; outputs: Outputs; violations: Violation[]; kernelMs: number; roundTripMs: number }
+  | { kind: 'declined'; reason: string }
+  | { kind: 'errored'; error: string; stack: string[] };
+
+const AXES: Record<Layout, { activation: string; weight: string }> = {
+  NCHW: { activation: 'n, c, y, x', weight: 'o, i, ky, kx' },
+  NHWC: { activation: 'n, y, x, c', weight: 'ky, kx, i, o' },
+};
+
+/** Bitwise equality (NaN payloads and signed zeros included); the first differing index or -1. */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}
+
+function inputChange(sent: Frame, back: Frame | undefined, layout: Layout): string | undefined {
+  if (!back) return `the host did not return input ${sent.name} after the call, so it cannot be checked`;
+  if (formatShape(back.shape) !== formatShape(sent.shape)) return `the kernel changed input ${sent.name}'s shape from ${formatShape(sent.shape)} to ${formatShape(back.shape)}`;
+  const i = firstDifference(sent.data, back.data);
+  if (i < 0) return undefined;
+  const axes = sent.shape.length === 4 ? ` (${sent.name === 'w' ? AXES[layout].weight : AXES[layout].activation})` : '';
+  return `the kernel wrote into its input ${sent.name}: ${sent.name}(${unravel(i, sent.shape).join(', ')})${axes} was ${sent.data[i]}, is now ${back.data[i]}`;
+}
+
+export class RemoteImplementation {
+  private constructor(private host: KernelHost, readonly hello: Hello, readonly source: string) {}
+
+  /** Starts the host and reads its handshake; throws HostFailure when it does not give one. */
+  static async start(command: HostCommand, limits: HostLimits, source: string): Promise<RemoteImplementation> {
+    const host = new KernelHost(command, limits, source);
+    const hello = await host.start();
+    return new RemoteImplementation(host, hello, source);
+  }
+
+  get name(): string { return this.hello.name; }
+  get layout(): Layout { return this.hello.layout; }
+  get limits(): HostLimits { return this.host.limits; }
+  /** How many times its host was started (1 + restarts after failures). */
+  get starts(): number { return this.host.starts; }
+
+  /** Why this computation will not be called: not implemented, or declined up front; else undefined. */
+  unavailable(c: Case, computation: Computation): { state: 'skipped' | 'n/a'; reason: string } | undefined {
+    const op: ContractOp = methodOf(c.op, computation);
+    if (this.hello.ops.includes(op)) return undefined;
+    const declined = this.hello.declines[op];
+    return declined !== undefined ? { state: 'n/a', reason: declined } : { state: 'skipped', reason: `${this.name} does not implement ${op}` };
+  }
+
+  private async ensureRunning(): Promise<void> {
+    if (!this.host.alive) await this.host.start();
+  }
+
+  private header(c: Case, computation: Computation): { header: Record<string, unknown>; frames: Frame[]; outputs: { name: string; shape: number[] }[] } {
+    const frames = framesOf(c, computation, this.layout);
+    const outputs = outputShapes(c, computation).map((o) => ({ name: o.name, shape: shapeIn(o.name, o.shape, this.layout) }));
+    return { header: { op: methodOf(c.op, computation), geometry: c.geometry, outputs }, frames, outputs };
+  }
+
+  private timeLimitOf(c: Case): number {
+    return c.timeLimitMs ?? this.host.limits.callTimeLimitMs;
+  }
+
+  /** One call, checked; every failure of the kernel or its host is an outcome, never a throw. */
+  async call(c: Case, computation: Computation): Promise<CallOutcome> {
+    const { header, frames, outputs } = this.header(c, computation);
+    const expectedElements = outputs.reduce((n, o) => n + sizeOf(o.shape), 0) + frames.reduce((n, f) => n + f.data.length, 0);
+    const t0 = performance.now();
+    let reply;
+    try {
+      await this.ensureRunning();
+      reply = await this.host.request({ type: 'call', ...header }, frames, expectedElements, this.timeLimitOf(c));
+    } catch (e) {
+      if (e instanceof HostFailure) return { kind: 'errored', error: e.message, stack: [] };
+      throw e;
+    }
+    const roundTripMs = performance.now() - t0;
+    if (reply.type === 'declined') return { kind: 'declined', reason: reply.reason };
+    if (reply.type === 'error') return { kind: 'errored', error: reply.error, stack: reply.stack };
+    if (reply.type !== 'result') return { kind: 'errored', error: `protocol error: a "${reply.type}" reply to a call`, stack: [] };
+    const violations: Violation[] = reply.violations.map((v) => ({ tensor: /^\w+/.exec(v)?.[0] ?? 'output', problem: v }));
+    const got = new Map(reply.tensors.map((t) => [t.name, t]));
+    for (const sent of frames) {
+      const problem = inputChange(sent, got.get(sent.name), this.layout);
+      if (problem) violations.push({ tensor: sent.name, problem });
+    }
+    const result: Outputs = {};
+    for (const o of outputs) {
+      const t = got.get(o.name);
+      if (!t) { if (!violations.some((v) => v.problem.includes(o.name))) violations.push({ tensor: o.name, problem: `the host returned no ${o.name} (expected shape ${formatShape(o.shape)} in ${this.layout})` }); continue; }
+      if (formatShape(t.shape) !== formatShape(o.shape)) {
+        violations.push({ tensor: o.name, problem: `${o.name} has shape ${formatShape(t.shape)}, expected ${formatShape(o.shape)} in ${this.layout}` });
+        continue;
+      }
+      const name = o.name === 'y' || o.name === 'dx' || o.name === 'dw' || o.name === 'db' ? o.name : undefined;
+      if (name) result[name] = fromLayout(name, { shape: t.shape, data: t.data }, this.layout);
+    }
+    return { kind: 'returned', outputs: result, violations, kernelMs: reply.kernelMs, roundTripMs };
+  }
+
+  /**
+   * A Prepared for the benchmarks and the gate: `call()` is a round trip, `measure()` asks the
+   * host to time the kernel alone. A failure of the host while timed throws its HostFailure.
+   */
+  prepare(c: Case, computation: Computation): Prepared {
+    const { header, frames, outputs } = this.header(c, computation);
+    const expectedElements = outputs.reduce((n, o) => n + sizeOf(o.shape), 0) + frames.reduce((n, f) => n + f.data.length, 0);
+    let callMs = 0;
+    const raise = (what: string, r: { type: string; error?: string; reason?: string }): never => {
+      throw new Error(`${what}: ${r.type === 'error' ? r.error : r.type === 'declined' ? `declined: ${r.reason}` : `a "${r.type}" reply`}`);
+    };
+    return {
+      call: async () => {
+        await this.ensureRunning();
+        const r = await this.host.request({ type: 'call', ...header }, frames, expectedElements, this.timeLimitOf(c));
+        if (r.type !== 'result') raise(this.name, r);
+        if (r.type === 'result') callMs = r.kernelMs;
+        return r;
+      },
+      collect: () => ({}),
+      measure: async ({ warmup, iterations, minMs }) => {
+        await this.ensureRunning();
+        // A hung kernel must not hold a timing for the sum of every call's limit: bound the request
+        // by the time limit plus ten times what the calls should take.
+        const limit = this.timeLimitOf(c) + 2 * minMs + 10 * (warmup + iterations) * Math.max(callMs, 1);
+        const r = await this.host.request({ type: 'time', ...header, warmup, iterations, minMs }, frames, 0, limit);
+        if (r.type !== 'timed') return raise(this.name, r);
+        return r.samplesMs;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.host.close();
+  }
+
+  kill(): void {
+    this.host.kill();
+  }
+}
