@@ -166,7 +166,8 @@ export class KernelHost {
         if (child !== this.child) return;
       }
     } catch (e) {
-      this.fail(child, new HostFailure('protocol error', `protocol error: ${describeThrown(e).message.replace(/^(ProtocolError|Error): /, '')}`));
+      const when = this.helloWaiter ? ' before its handshake' : '';
+      this.fail(child, new HostFailure('protocol error', `protocol error${when}: ${describeThrown(e).message.replace(/^(ProtocolError|Error): /, '')}`));
     }
   }
 
