@@ -12,7 +12,10 @@ import { answerPlan, inFreshProcesses, readPlan, runChild } from './processes.ts
 import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
 import { mergeReports } from './report/merge.ts';
 import type { GateSummary, Report, Timing } from './report/types.ts';
-import { writeReports } from './report/write.ts';
+import { checkWritable, ReportsDirError, writeReports } from './report/write.ts';
+import { environment, foreignBaseline } from './environment.ts';
+import { exitCodeOf } from './exit-code.ts';
+import { safe, safeLine } from './terminal.ts';
 import { printGate, printSummary } from './summary.ts';
 import {
   buildReport, checkAll, enginesOf, type Inputs, loadInputs, parseShard, releaseAll, type Selection, timeAll, UsageError,
@@ -155,26 +158,20 @@ function selectionArgs(v: SelectValues): string[] {
   return out;
 }
 
-function exitCodeOf(r: Report): number {
-  if (r.caseErrors.length > 0) return 2;
-  const failed = r.results.some((x) => x.kind === 'implementation' && (x.state === 'failed' || x.state === 'errored'));
-  return failed || (r.gate !== undefined && !r.gate.ok) ? 1 : 0;
-}
-
 function finish(report: Report, dir: string, json: boolean): number {
   const paths = writeReports(report, dir);
   const out = json ? console.error : console.log;
   printSummary(report, out);
-  out(`reports: ${paths.json}, ${paths.markdown}, ${paths.html}, ${paths.junit}`);
+  out(`reports: ${[paths.json, paths.markdown, paths.html, paths.junit].map(safe).join(', ')}`);
   if (json) process.stdout.write(serializeReport(report) + '\n');
   return exitCodeOf(report);
 }
 
 function announce(inputs: Inputs, out: (line: string) => void): void {
-  for (const e of inputs.caseErrors) console.error(`error: ${e.message}`);
-  out(`${inputs.cases.length} cases; implementations: ${inputs.implementations.map((i) => i.name).join(', ')}; ` +
-    `oracles: reference64${inputs.oracles.map((o) => `, ${o.name} (${o.threads} thread${o.threads === 1 ? '' : 's'})`).join('')}`);
-  for (const a of inputs.absent) out(`absent: ${a.name}: ${a.reason}`);
+  for (const e of inputs.caseErrors) console.error(safeLine(`error: ${safe(e.message)}`));
+  out(safeLine(`${inputs.cases.length} cases; implementations: ${inputs.implementations.map((i) => safe(i.name)).join(', ')}; ` +
+    `oracles: reference64${inputs.oracles.map((o) => `, ${safe(o.name)} (${o.threads} thread${o.threads === 1 ? '' : 's'})`).join('')}`));
+  for (const a of inputs.absent) out(safeLine(`absent: ${safe(a.name)}: ${safe(a.reason)}`));
 }
 
 /** Timings in `processes` fresh processes (this one included), pooled. */
@@ -195,6 +192,7 @@ async function run(argv: string[]): Promise<number> {
     options: { ...selectOptions, 'no-bench': { type: 'boolean' }, 'bench-time': { type: 'string' }, processes: { type: 'string' }, json: { type: 'boolean' } },
   });
   if (v.help) { console.log(HELP.run); return 0; }
+  checkWritable(v['reports-dir'] ?? 'reports');
   const benchMs = positiveNumber('--bench-time', v['bench-time'], DEFAULT_BENCH.timeMs);
   const processes = positiveNumber('--processes', v.processes, 1, true);
   const out = v.json ? console.error : console.log;
@@ -245,12 +243,12 @@ function gatePairs(inputs: Inputs, referenceName: string | undefined, baseline?:
       // The first preferred engine that supports this computation is the reference.
       const reference = preferred.map((n) => engines.find((e) => e.name === n)).find((e) => e !== undefined && !(e.kind === 'oracle' && inputs.oracles.find((o) => o.name === e.name)?.unsupported(c, computation)));
       if (!reference) {
-        console.log(`gate: no reference engine (${preferred.join(', ')}) runs "${c.id}" ${computation}; not gated`);
+        console.log(safeLine(`gate: no reference engine (${preferred.map(safe).join(', ')}) runs "${safe(c.id)}" ${computation}; not gated`));
         continue;
       }
       for (const candidate of implEngines.filter((e) => e !== reference)) {
         const base = baseline?.gate?.rows.find((r) => r.caseId === c.id && r.computation === computation && r.candidate === candidate.name && r.reference === reference.name);
-        pairs.push({ mode: 'baseline', c, computation, candidate, reference, ...(base ? { baseline: base.logRatios } : {}) });
+        pairs.push({ mode: 'baseline', c, computation, candidate, reference, ...(base && base.verdict !== 'errored' ? { baseline: base.logRatios } : {}) });
       }
     }
   }
@@ -279,7 +277,7 @@ function gateOptions(v: { threshold?: string; rounds?: string }): GateOptions {
 }
 
 function reportSkipped(command: string, skipped: readonly Skipped[]): void {
-  for (const s of skipped) console.log(`${command}: skipped ${s.candidate} on "${s.caseId}" ${s.computation}: ${s.reason}`);
+  for (const s of skipped) console.log(safeLine(`${command}: skipped ${safe(s.candidate)} on "${safe(s.caseId)}" ${s.computation}: ${safe(s.reason)}`));
 }
 
 async function gate(argv: string[]): Promise<number> {
@@ -291,8 +289,10 @@ async function gate(argv: string[]): Promise<number> {
     },
   });
   if (v.help) { console.log(HELP.gate); return 0; }
+  checkWritable(v['reports-dir'] ?? 'reports');
   const processes = positiveNumber('--processes', v.processes, v.baseline ? GATE_PROCESSES : BASELINE_PROCESSES, true);
   const baseline = v.baseline ? readReport(v.baseline) : undefined;
+  const foreign = baseline ? foreignBaseline(baseline.environment, environment()) : [];
   const options = gateOptions(v);
   const inputs = await loadInputs(selection(v));
   announce(inputs, console.log);
@@ -309,7 +309,8 @@ async function gate(argv: string[]): Promise<number> {
       mode: 'baseline', ...(baseline ? { baselineName: baseline.name } : {}),
       regressions: failing.filter((f) => passedBefore.has(f)),
       stillFailing: failing.filter((f) => !passedBefore.has(f)),
-      rows, ok: failing.length === 0 && !rows.some((r) => r.verdict === 'slower'),
+      rows, ok: failing.length === 0 && !rows.some((r) => r.verdict === 'slower' || r.verdict === 'errored'),
+      ...(foreign.length ? { foreignBaseline: foreign } : {}),
     };
     return finish(buildReport(v.report ?? 'gate', inputs, { ...checked, timings: [], gate: summary }), v['reports-dir'] ?? 'reports', false);
   } finally {
@@ -327,6 +328,7 @@ async function compare(argv: string[]): Promise<number> {
     },
   });
   if (v.help) { console.log(HELP.compare); return 0; }
+  checkWritable(v['reports-dir'] ?? 'reports');
   if (positionals.length !== 2) throw new UsageError(`compare takes two implementations, got ${positionals.length}`);
   const options = gateOptions(v);
   const processes = positiveNumber('--processes', v.processes, GATE_PROCESSES, true);
@@ -337,12 +339,12 @@ async function compare(argv: string[]): Promise<number> {
   const pairs: GatePair[] = inputs.cases.filter((c) => c.bench).flatMap((c) => computationsOf(c).map((computation) => ({ mode: 'compare' as const, c, computation, candidate: a, reference: b })));
   const { rows, skipped } = await runGate(pairs, inFreshProcesses(selectionArgs(chosen), options, processes, console.log), options.threshold);
   reportSkipped('compare', skipped);
-  const summary: GateSummary = { mode: 'compare', regressions: [], stillFailing: [], rows, ok: !rows.some((r) => r.verdict === 'slower') };
+  const summary: GateSummary = { mode: 'compare', regressions: [], stillFailing: [], rows, ok: !rows.some((r) => r.verdict === 'slower' || r.verdict === 'errored') };
   const report = buildReport(v.report ?? 'compare', inputs, { results: [], disagreements: [], timings: [], gate: summary });
   const paths = writeReports(report, v['reports-dir'] ?? 'reports');
   printGate(summary, console.log);
-  console.log(`reports: ${paths.json}, ${paths.markdown}, ${paths.html}, ${paths.junit}`);
-  return summary.ok ? 0 : 1;
+  console.log(`reports: ${[paths.json, paths.markdown, paths.html, paths.junit].map(safe).join(', ')}`);
+  return exitCodeOf(report);
 }
 
 async function merge(argv: string[]): Promise<number> {
@@ -351,6 +353,7 @@ async function merge(argv: string[]): Promise<number> {
     options: { report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (v.help) { console.log(HELP.merge); return 0; }
+  checkWritable(v['reports-dir'] ?? 'reports');
   if (positionals.length === 0) throw new UsageError('merge needs at least one report file');
   const merged = mergeReports(positionals.map(readReport), v.report ?? 'merged');
   return finish(merged, v['reports-dir'] ?? 'reports', false);
@@ -370,11 +373,11 @@ export async function main(argv: string[]): Promise<number> {
     return await handler(rest);
   } catch (e) {
     const parseError = e instanceof TypeError && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
-    if (e instanceof UsageError || e instanceof ImplementationLoadError || e instanceof ReportFormatError || parseError) {
-      console.error(`convbench: ${e.message}`);
+    if (e instanceof UsageError || e instanceof ImplementationLoadError || e instanceof ReportFormatError || e instanceof ReportsDirError || parseError) {
+      console.error(safeLine(`convbench: ${safe(e.message)}`));
       return 2;
     }
-    console.error(`convbench: harness error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    console.error(safeLine(`convbench: harness error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`));
     return 2;
   }
 }

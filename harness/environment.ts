@@ -45,3 +45,31 @@ export function environment(): Environment {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, packages, settings,
   };
 }
+
+/** Packages whose version changes an engine's speed: ONNX Runtime and every TF.js package. */
+const isEnginePackage = (name: string): boolean => name === 'onnxruntime-node' || name.startsWith('@tensorflow/tfjs');
+
+/**
+ * Why a baseline's timings may not compare with this run's: one human reason per difference in
+ * CPU model, core count, platform, Node version, engine package versions and timing settings.
+ * Empty when both were recorded alike.
+ *
+ * A warning, by default and by design, not an error: the gate judges each kernel's time as a
+ * ratio to a reference engine timed alongside it, which carries across similar machines (CI
+ * runners of one pool report different CPU models), but less well across very different ones;
+ * the reports show the reasons so that a reader knows how far to trust a verdict.
+ */
+export function foreignBaseline(baseline: Environment, now: Environment): string[] {
+  const out: string[] = [];
+  const differs = (what: string, was: string | number, is: string | number) => {
+    if (was !== is) out.push(`${what}: baseline ${was}, now ${is}`);
+  };
+  differs('CPU', JSON.stringify(baseline.cpuModel), JSON.stringify(now.cpuModel));
+  differs('cores', baseline.cores, now.cores);
+  differs('platform', `${baseline.platform}/${baseline.arch}`, `${now.platform}/${now.arch}`);
+  differs('Node', baseline.node, now.node);
+  const packages = [...new Set([...Object.keys(baseline.packages), ...Object.keys(now.packages)])].filter(isEnginePackage).sort();
+  for (const p of packages) differs(p, baseline.packages[p] ?? 'not recorded', now.packages[p] ?? 'not recorded');
+  for (const k of TIMING_SETTINGS.filter((s) => s !== 'CI')) differs(k, baseline.settings[k] ?? 'unset', now.settings[k] ?? 'unset');
+  return out;
+}

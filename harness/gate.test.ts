@@ -1,11 +1,13 @@
 // The gate's decision logic on synthetic per-round log ratios (no timing here: speed itself is
 // measured by scripts/gate-calibration.ts, never asserted in tests).
 import { describe, expect, it } from 'vitest';
-import { implementationEngine } from './bench.ts';
 import { mulberry32 } from './cases/generate.ts';
 import { loadCaseText } from './cases/load.ts';
-import { DEFAULT_GATE, type GatePair, type Measure, pairId, pairKey, roundPairs, rowInterval, runGate, verdictOf } from './gate.ts';
-import naive from '../implementations/naive/index.ts';
+import {
+  DEFAULT_GATE, type GatePair, type Measure, type Measurement, measurePair, pairId, pairKey, roundPairs, rowInterval, runGate, verdictOf,
+} from './gate.ts';
+import type { Engine } from './bench.ts';
+import { isMeasured, type GateRow, type MeasuredGateRow } from './report/types.ts';
 
 const { cases } = loadCaseText(`cases:
   - name: g
@@ -18,7 +20,12 @@ const { cases } = loadCaseText(`cases:
     attributes: { kernel: 2 }
     inputs: { x: { shape: [1, 1, 4, 4] } }
 `, 'inline.yaml');
-const engine = implementationEngine(naive);
+/** An engine whose call takes a few microseconds: a stand-in, these tests time nothing that matters. */
+const engine: Engine = {
+  name: 'naive', kind: 'implementation', threads: 1,
+  prepare: async () => ({ call: async () => new Float32Array(4), collect: () => ({}) }),
+  release: async () => {},
+};
 
 /** Rounds of ln(ratio) with multiplicative noise of about +-sd, seeded. */
 function rounds(ratio: number, sd = 0.03, seed = 1, n = 12): number[] {
@@ -29,16 +36,23 @@ function rounds(ratio: number, sd = 0.03, seed = 1, n = 12): number[] {
 /** Three processes' rounds at the given ratio, each process with its own seed. */
 const processes = (ratio: number, seed = 1, sd = 0.03): number[][] => [0, 1, 2].map((p) => rounds(ratio, sd, seed * 10 + p));
 
+/** The row, checked to be a measured one. */
+function measured(row: GateRow | undefined): MeasuredGateRow {
+  if (!row || !isMeasured(row)) throw new Error(`expected a measured row, got ${JSON.stringify(row)}`);
+  return row;
+}
+
 const pair = (mode: GatePair['mode'], baseline?: number[][], c = cases[0]): GatePair =>
   ({ mode, c, computation: 'forward', candidate: engine, reference: engine, ...(baseline ? { baseline } : {}) });
 
-/** A measure that replays the given measurements in order, for whatever pairs it is asked about; it records the calls. */
-function replay(...runs: (number[][] | string)[]): Measure & { calls: number } {
+/** A measure that replays the given measurements in order (rounds by process, or a Measurement), for whatever pairs it is asked about; it records the calls. */
+function replay(...runs: (number[][] | Measurement)[]): Measure & { calls: number } {
   let i = 0;
   const measure = async (pairs: readonly GatePair[]) => {
     measure.calls++;
     const run = runs[Math.min(i++, runs.length - 1)];
-    return new Map(pairs.map((p) => [pairKey(pairId(p)), run] as const));
+    const m: Measurement = Array.isArray(run) ? { logRatios: run } : run;
+    return new Map(pairs.map((p) => [pairKey(pairId(p)), m] as const));
   };
   measure.calls = 0;
   return measure;
@@ -63,7 +77,7 @@ describe('gate verdicts', () => {
     const { rows } = await runGate([pair('compare')], measure);
     expect(measure.calls).toBe(2);
     expect(rows[0]).toMatchObject({ verdict: 'slower', candidate: 'naive' });
-    expect(rows[0].logRatios).toHaveLength(6); // both measurements' processes
+    expect(measured(rows[0]).logRatios).toHaveLength(6); // both measurements' processes
   });
 
   it('a slowdown the second measurement does not confirm is "unconfirmed", not a failure', async () => {
@@ -79,14 +93,14 @@ describe('gate verdicts', () => {
     expect(once.calls).toBe(1);
     const slow = await runGate([pair('baseline', base)], replay(processes(3.6, 9), processes(3.6, 10)));
     expect(slow.rows[0].verdict).toBe('slower');
-    expect(slow.rows[0].baseline).toBeCloseTo(Math.log(3), 1);
+    expect(measured(slow.rows[0]).baseline).toBeCloseTo(Math.log(3), 1);
   });
 
   it('one process that ran 25% slower throughout is not a slowdown', async () => {
     // The failure this design answers: a head process whose JIT state made a kernel slower.
     const [p1, p2] = processes(2, 3, 0.02);
     const { rows } = await runGate([pair('baseline', processes(2, 4, 0.02))], replay([p1, p2, rounds(2.5, 0.02, 5)]));
-    expect(rows[0].estimate).toBeGreaterThan(Math.log(1.05));
+    expect(measured(rows[0]).estimate).toBeGreaterThan(Math.log(1.05));
     expect(rows[0].verdict).toBe('unchanged');
   });
 
@@ -108,9 +122,66 @@ describe('gate verdicts', () => {
     expect(rows[0]).toMatchObject({ threshold: 0.5, verdict: 'unchanged' });
   });
 
-  it('a pair that cannot run is skipped with the reason', async () => {
-    const { rows, skipped } = await runGate([pair('compare')], replay('reference tfjs-cpu: too slow'));
+  it('a pair that cannot run (n/a) is skipped with the reason', async () => {
+    const { rows, skipped } = await runGate([pair('compare')], replay({ reason: 'reference tfjs-cpu: too slow' }));
     expect(rows).toEqual([]);
     expect(skipped[0].reason).toBe('reference tfjs-cpu: too slow');
+  });
+
+  it('a pair that errored while timed is an errored row, not a skip', async () => {
+    const { rows, skipped } = await runGate([pair('baseline', processes(2))], replay({ error: 'threw while timing: RangeError: boom' }));
+    expect(skipped).toEqual([]);
+    expect(rows).toEqual([{ caseId: cases[0].id, computation: 'forward', candidate: 'naive', reference: 'naive', threshold: 0.1, verdict: 'errored', error: 'threw while timing: RangeError: boom' }]);
+  });
+
+  it('a pair the measure did not answer for is errored', async () => {
+    const { rows } = await runGate([pair('compare')], async () => new Map());
+    expect(rows[0]).toMatchObject({ verdict: 'errored', error: expect.stringMatching(/not measured/) });
+  });
+
+  it('a slower pair whose re-measurement errors or cannot run is errored, never unconfirmed', async () => {
+    const crashed = await runGate([pair('compare')], replay(processes(1.3, 1), { error: 'gate process 1 of 3 (re-measure) exited with SIGKILL' }));
+    expect(crashed.rows[0]).toMatchObject({ verdict: 'errored', error: expect.stringMatching(/re-measurement errored: .*SIGKILL/) });
+    const gone = await runGate([pair('compare')], replay(processes(1.3, 1), { reason: 'n/a now' }));
+    expect(gone.rows[0].verdict).toBe('errored');
+  });
+
+  it('rounds that give no finite estimate are errored, never unchanged', async () => {
+    const nan = await runGate([pair('compare')], replay([[Number.NaN, 0.1], [0.1, 0.2]]));
+    expect(nan.rows[0].verdict).toBe('errored');
+    const empty = await runGate([pair('compare')], replay([]));
+    expect(empty.rows[0].verdict).toBe('errored');
+  });
+});
+
+describe('measurePair', () => {
+  const options = { ...DEFAULT_GATE, rounds: 2, minBlockMs: 0.01, warmUpMs: 0, maxPairMs: 1 };
+  const throwing = (what: 'prepare' | 'call' | 'release'): Engine => ({
+    ...engine, name: `bad-${what}`,
+    prepare: async (c, computation) => {
+      if (what === 'prepare') throw new Error('prepare exploded');
+      const p = await engine.prepare(c, computation);
+      if (typeof p === 'string' || what !== 'call') return p;
+      let calls = 0;
+      return { ...p, call: async () => { if (++calls > 4) throw new RangeError('offset is out of bounds'); return p.call(); } };
+    },
+    release: async () => { if (what === 'release') throw new Error('release exploded'); },
+  });
+  const on = (candidate: Engine): GatePair => ({ mode: 'compare', c: cases[0], computation: 'forward', candidate, reference: engine });
+
+  it('gives rounds for a working pair', async () => {
+    const m = await measurePair(on(engine), options);
+    expect('logRatios' in m && m.logRatios.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a throw while preparing, timing or releasing is an error, not a reason', async () => {
+    expect(await measurePair(on(throwing('prepare')), options)).toEqual({ error: 'threw while timing: prepare exploded' });
+    expect(await measurePair(on(throwing('call')), options)).toEqual({ error: 'threw while timing: offset is out of bounds' });
+    expect(await measurePair(on(throwing('release')), options)).toEqual({ error: 'bad-release threw on release: release exploded' });
+  });
+
+  it('an engine that cannot run the case gives a reason', async () => {
+    const na: Engine = { ...engine, name: 'na', prepare: async () => 'na does not implement maxpool2d forward' };
+    expect(await measurePair(on(na), options)).toEqual({ reason: 'na does not implement maxpool2d forward' });
   });
 });

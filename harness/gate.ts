@@ -11,7 +11,7 @@
 import type { Case } from './cases/load.ts';
 import { consume, type Engine } from './bench.ts';
 import type { Computation, Prepared } from './invoke.ts';
-import type { GateRow } from './report/types.ts';
+import type { GateRow, MeasuredGateRow } from './report/types.ts';
 import { bootstrap, type Clusters, clusteredLocation, type Interval } from './stats.ts';
 
 export interface GateOptions {
@@ -31,6 +31,8 @@ export const MIN_ROUNDS = 6;
 export const DEFAULT_GATE: GateOptions = { rounds: 20, minBlockMs: 20, warmUpMs: 300, maxPairMs: 3000, threshold: 0.1 };
 
 async function timeBlock(p: Prepared, reps: number): Promise<number> {
+  // A kernel in a host times itself: the block is its kernel time, without the round trip.
+  if (p.measure) return (await p.measure({ warmup: 0, iterations: reps, minMs: 0 })).reduce((a, b) => a + b, 0) / reps;
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) consume(await p.call());
   return (performance.now() - t0) / reps;
@@ -74,7 +76,7 @@ export function rowInterval(logRatios: Clusters, baseline?: Clusters): Interval 
   return bootstrap([roundPairs(logRatios), roundPairs(baseline)], (now, base) => clusteredLocation(now) - clusteredLocation(base));
 }
 
-export function verdictOf(interval: Interval, threshold: number): GateRow['verdict'] {
+export function verdictOf(interval: Interval, threshold: number): 'slower' | 'faster' | 'unchanged' {
   const limit = Math.log(1 + threshold);
   if (interval.low > limit) return 'slower';
   if (interval.high < -limit) return 'faster';
@@ -94,34 +96,68 @@ export interface PairId { caseId: string; computation: Computation; candidate: s
 export const pairId = (p: GatePair): PairId => ({ caseId: p.c.id, computation: p.computation, candidate: p.candidate.name, reference: p.reference.name });
 export const pairKey = (p: PairId): string => `${p.caseId}\u0000${p.computation}\u0000${p.candidate}\u0000${p.reference}`;
 
-/** Measures one pair's per-round log ratios in this process, or says why it cannot be measured. */
-export async function measurePair(pair: GatePair, options: GateOptions): Promise<number[] | string> {
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * One pair measured in one process: its rounds; or why it cannot run (`reason`: not implemented,
+ * n/a for the reference), which skips it; or the `error` that stopped it (a throw while preparing
+ * or timing, numbers that are not finite), which fails the gate.
+ */
+export type PairMeasurement = { logRatios: number[] } | { reason: string } | { error: string };
+
+/** Measures one pair's per-round log ratios in this process; a throw anywhere (prepare, timing, release) is an error, never a reason. */
+export async function measurePair(pair: GatePair, options: GateOptions): Promise<PairMeasurement> {
+  let result: PairMeasurement;
   try {
-    const cand = await pair.candidate.prepare(pair.c, pair.computation);
-    if (typeof cand === 'string') return cand;
-    const ref = await pair.reference.prepare(pair.c, pair.computation);
-    if (typeof ref === 'string') return `reference ${pair.reference.name}: ${ref}`;
-    return await interleavedLogRatios(cand, ref, options);
+    result = await measureOnce(pair, options);
   } catch (e) {
-    return `errored while timing: ${e instanceof Error ? e.message : String(e)}`;
-  } finally {
-    await pair.candidate.release();
-    await pair.reference.release();
+    result = { error: `threw while timing: ${message(e)}` };
   }
+  for (const engine of [pair.candidate, pair.reference]) {
+    try {
+      await engine.release();
+    } catch (e) {
+      if (!('error' in result)) result = { error: `${engine.name} threw on release: ${message(e)}` };
+    }
+  }
+  return result;
 }
 
-/** Each pair's rounds grouped by the process that measured them (by pairKey), or why it could not run. */
-export type Measurements = Map<string, number[][] | string>;
+async function measureOnce(pair: GatePair, options: GateOptions): Promise<PairMeasurement> {
+  const cand = await pair.candidate.prepare(pair.c, pair.computation);
+  if (typeof cand === 'string') return { reason: cand };
+  const ref = await pair.reference.prepare(pair.c, pair.computation);
+  if (typeof ref === 'string') return { reason: `reference ${pair.reference.name}: ${ref}` };
+  const logRatios = await interleavedLogRatios(cand, ref, options);
+  const bad = logRatios.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) return { error: `round ${bad + 1} gave ln(candidate / reference) = ${logRatios[bad]} (a time of zero or not a number)` };
+  return { logRatios };
+}
+
+/**
+ * A pair's measurement over processes: its rounds grouped by the process that measured them, or
+ * why it could not run, or the error of the first process it failed in.
+ */
+export type Measurement = { logRatios: number[][] } | { reason: string } | { error: string };
+/** Each pair's measurement by pairKey. A pair left out is an error: it was asked for and not measured. */
+export type Measurements = Map<string, Measurement>;
 /** Measures a list of pairs; the CLI does it in fresh child processes, tests replay numbers. */
 export type Measure = (pairs: readonly GatePair[]) => Promise<Measurements>;
 
+const errored = (pair: GatePair, threshold: number, error: string): GateRow => ({ ...pairId(pair), threshold, verdict: 'errored', error });
+
 function rowOf(pair: GatePair, logRatios: number[][], threshold: number): GateRow {
   const interval = rowInterval(logRatios, pair.baseline);
-  return {
+  const numbers = [interval.estimate, interval.low, interval.high];
+  if (logRatios.length === 0 || logRatios.some((p) => p.length === 0) || !numbers.every(Number.isFinite)) {
+    return errored(pair, threshold, `no usable rounds (${logRatios.map((p) => p.length).join(', ') || 'no'} rounds by process; estimate ${interval.estimate})`);
+  }
+  const row: MeasuredGateRow = {
     ...pairId(pair), logRatios, estimate: interval.estimate, low: interval.low, high: interval.high, threshold,
     ...(pair.baseline ? { baseline: clusteredLocation(roundPairs(pair.baseline)) } : {}),
     verdict: pair.mode === 'baseline' && !pair.baseline ? 'new' : verdictOf(interval, threshold),
   };
+  return row;
 }
 
 export interface Skipped { caseId: string; computation: Computation; candidate: string; reason: string }
@@ -129,30 +165,36 @@ export interface Skipped { caseId: string; computation: Computation; candidate: 
 /**
  * Gates every pair. The pairs first judged slower are measured once more (in new processes), and
  * stay 'slower' only if the processes of both measurements together still put the whole interval
- * above the threshold (otherwise 'unconfirmed'). `skipped` collects pairs that could not run.
+ * above the threshold (otherwise 'unconfirmed'). `skipped` collects pairs that cannot run (n/a);
+ * a pair whose measurement errored, on either measurement, is a row with verdict 'errored'.
  */
 export async function runGate(pairs: readonly GatePair[], measure: Measure, defaultThreshold = DEFAULT_GATE.threshold): Promise<{ rows: GateRow[]; skipped: Skipped[] }> {
   const thresholdOf = (p: GatePair) => p.c.gateThreshold ?? defaultThreshold;
   const first = await measure(pairs);
   const rows: GateRow[] = [];
   const skipped: Skipped[] = [];
-  const flagged: { pair: GatePair; at: number; measured: number[][] }[] = [];
+  const flagged: { pair: GatePair; at: number; row: MeasuredGateRow }[] = [];
   for (const pair of pairs) {
-    const measured = first.get(pairKey(pairId(pair))) ?? 'not measured';
-    if (typeof measured === 'string') {
-      skipped.push({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reason: measured });
+    const measured = first.get(pairKey(pairId(pair))) ?? { error: 'not measured: no answer for this pair' };
+    if ('reason' in measured) {
+      skipped.push({ caseId: pair.c.id, computation: pair.computation, candidate: pair.candidate.name, reason: measured.reason });
       continue;
     }
-    const row = rowOf(pair, measured, thresholdOf(pair));
-    if (row.verdict === 'slower') flagged.push({ pair, at: rows.length, measured });
+    const row = 'error' in measured ? errored(pair, thresholdOf(pair), measured.error) : rowOf(pair, measured.logRatios, thresholdOf(pair));
+    if (row.verdict === 'slower') flagged.push({ pair, at: rows.length, row });
     rows.push(row);
   }
   if (flagged.length === 0) return { rows, skipped };
   const again = await measure(flagged.map((f) => f.pair));
-  for (const { pair, at, measured } of flagged) {
-    const more = again.get(pairKey(pairId(pair)));
-    const confirm = Array.isArray(more) ? rowOf(pair, [...measured, ...more], thresholdOf(pair)) : undefined;
-    rows[at] = confirm?.verdict === 'slower' ? confirm : { ...rows[at], verdict: 'unconfirmed' };
+  for (const { pair, at, row } of flagged) {
+    const more = again.get(pairKey(pairId(pair))) ?? { error: 'not measured: no answer for this pair' };
+    if (!('logRatios' in more)) {
+      // Slower once and not measured again: the gate cannot clear it.
+      rows[at] = errored(pair, thresholdOf(pair), `slower, then the re-measurement ${'error' in more ? `errored: ${more.error}` : `could not run: ${more.reason}`}`);
+      continue;
+    }
+    const confirm = rowOf(pair, [...row.logRatios, ...more.logRatios], thresholdOf(pair));
+    rows[at] = confirm.verdict === 'slower' || confirm.verdict === 'errored' ? confirm : { ...row, verdict: 'unconfirmed' };
   }
   return { rows, skipped };
 }

@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type { Engine } from './bench.ts';
 import { isRecord } from './guards.ts';
 import { COMPUTATIONS, type Computation } from './invoke.ts';
-import { type GateOptions, type GatePair, type Measure, type Measurements, measurePair, type PairId, pairId, pairKey } from './gate.ts';
+import {
+  type GateOptions, type GatePair, type Measure, type Measurements, measurePair, type PairId, type PairMeasurement, pairId, pairKey,
+} from './gate.ts';
 import { progress } from './progress.ts';
 import type { Case } from './cases/load.ts';
 
@@ -24,8 +26,8 @@ export function runChild(args: readonly string[], what: string, input = ''): str
 
 /** What a gate child is asked to measure (JSON on its stdin). */
 export interface RoundsPlan { label: string; options: GateOptions; pairs: PairId[] }
-/** What it answers (JSON on its stdout): per pair, its rounds or why it could not run. */
-export type RoundsAnswer = { pair: PairId; logRatios?: number[]; reason?: string }[];
+/** What it answers (JSON on its stdout): per pair, its rounds, or why it cannot run (n/a), or the error that stopped it. */
+export type RoundsAnswer = ({ pair: PairId } & PairMeasurement)[];
 
 const isComputation = (v: unknown): v is Computation => COMPUTATIONS.some((c) => c === v);
 
@@ -61,6 +63,7 @@ function parseAnswer(text: string, what: string): RoundsAnswer {
   return v.map((item, i) => {
     const pair = isRecord(item) ? pairIdOf(item.pair) : undefined;
     if (!isRecord(item) || !pair) throw new Error(`${what}: answer [${i}] is malformed`);
+    if (typeof item.error === 'string') return { pair, error: item.error };
     if (typeof item.reason === 'string') return { pair, reason: item.reason };
     const rounds = item.logRatios;
     if (!Array.isArray(rounds) || !rounds.every((x): x is number => typeof x === 'number')) throw new Error(`${what}: answer [${i}] has no rounds`);
@@ -78,12 +81,12 @@ export async function answerPlan(plan: RoundsPlan, cases: readonly Case[], engin
     const candidate = engines.find((e) => e.name === id.candidate);
     const reference = engines.find((e) => e.name === id.reference);
     if (!c || !candidate || !reference) {
-      answer.push({ pair: id, reason: `not in the measuring process's selection (${!c ? 'case' : !candidate ? id.candidate : id.reference})` });
+      answer.push({ pair: id, error: `not in the measuring process's selection (${!c ? 'case' : !candidate ? id.candidate : id.reference})` });
       continue;
     }
     const pair: GatePair = { mode: 'compare', c, computation: id.computation, candidate, reference };
     const measured = await measurePair(pair, plan.options);
-    answer.push(typeof measured === 'string' ? { pair: id, reason: measured } : { pair: id, logRatios: measured });
+    answer.push({ pair: id, ...measured });
   }
   bar.update(plan.pairs.length, plan.pairs.length, '');
   bar.done();
@@ -106,11 +109,23 @@ export function inFreshProcesses(args: readonly string[], options: GateOptions, 
       const what = `gate process ${p} of ${processes}${batch > 1 ? ' (re-measure)' : ''}`;
       log(`${what}: ${pairs.length} pair${pairs.length === 1 ? '' : 's'}`);
       const plan: RoundsPlan = { label: what, options, pairs: pairs.map(pairId) };
-      for (const a of parseAnswer(runChild(['gate-rounds', ...args], what, JSON.stringify(plan)), what)) {
+      let answers: RoundsAnswer;
+      try {
+        answers = parseAnswer(runChild(['gate-rounds', ...args], what, JSON.stringify(plan)), what);
+      } catch (e) {
+        // A measuring process that died (an engine's crash, not a kernel's: kernels run in hosts)
+        // fails every pair it was measuring, and the gate goes on with the other processes.
+        const error = e instanceof Error ? e.message : String(e);
+        answers = plan.pairs.map((pair) => ({ pair, error }));
+      }
+      for (const a of answers) {
         const key = pairKey(a.pair);
-        const had = out.get(key) ?? [];
-        if (typeof had === 'string') continue;
-        out.set(key, a.reason !== undefined ? a.reason : [...had, a.logRatios ?? []]);
+        const had = out.get(key) ?? { logRatios: [] };
+        // An error in any process wins, then a reason; rounds only while every process gave them.
+        if ('error' in had) continue;
+        if ('error' in a) out.set(key, { error: a.error });
+        else if ('reason' in a) out.set(key, { reason: a.reason });
+        else if ('logRatios' in had) out.set(key, { logRatios: [...had.logRatios, a.logRatios] });
       }
     }
     return out;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_GATE } from '../harness/gate.ts';
 import { parseReport } from '../harness/report/json.ts';
-import type { GateRow } from '../harness/report/types.ts';
+import { isMeasured, type MeasuredGateRow } from '../harness/report/types.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +39,7 @@ function processFlags(baseline: string | undefined): string[] {
 }
 
 /** One `convbench gate` run on the cases matching `pattern`, as a user would start it; its gate rows. */
-function gate(pattern: string, slowdown: number, report: string, baseline?: string): GateRow[] {
+function gate(pattern: string, slowdown: number, report: string, baseline?: string): MeasuredGateRow[] {
   const args = ['bin/convbench.js', 'gate', '--cases', 'cases/bench', '--case', pattern, '--impl', 'scripts/calibration-subject.ts', ...oracleFlags,
     '--reference', values.reference, '--reports-dir', dir, '--report', report, ...processFlags(baseline), ...(baseline ? ['--baseline', baseline] : [])];
   const r = spawnSync(process.execPath, args, {
@@ -47,8 +47,9 @@ function gate(pattern: string, slowdown: number, report: string, baseline?: stri
     env: { ...process.env, CI: 'true', CONVBENCH_SUBJECT: values.kernel, CONVBENCH_SLOWDOWN: String(slowdown) },
   });
   if (r.status !== 0 && r.status !== 1) throw new Error(`convbench gate exited with ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const rows = parseReport(readFileSync(join(dir, `${report}.json`), 'utf8'), report).gate?.rows ?? [];
-  return rows.filter((x) => x.candidate === 'subject');
+  const rows = (parseReport(readFileSync(join(dir, `${report}.json`), 'utf8'), report).gate?.rows ?? []).filter((x) => x.candidate === 'subject');
+  for (const x of rows) if (x.verdict === 'errored') throw new Error(`${report}: ${x.caseId} ${x.computation} errored while timed: ${x.error}`);
+  return rows.filter(isMeasured);
 }
 
 const pct = (x: number) => `${((Math.exp(x) - 1) * 100).toFixed(1)}%`;

@@ -170,6 +170,7 @@ describe('loading', () => {
   it('the naive kernels in the host give what they give in this process', async () => {
     const impl = await startImplementation('naive', LIMITS);
     started.push(impl);
+    if (conv.op !== 'conv2d') throw new Error('the first inline case is a conv');
     const r = await impl.call(conv, 'forward');
     expect(r.kind).toBe('returned');
     if (r.kind === 'returned') expect(r.outputs.y?.data).toEqual(naive.conv2d(conv.x, conv.w, conv.bias, conv.geometry).data);

@@ -142,6 +142,7 @@ export class RemoteImplementation {
         const limit = this.timeLimitOf(c) + 2 * minMs + 10 * (warmup + iterations) * Math.max(callMs, 1);
         const r = await this.host.request({ type: 'time', ...header, warmup, iterations, minMs }, frames, 0, limit);
         if (r.type !== 'timed') return raise(this.name, r);
+        callMs = Math.max(callMs, ...r.samplesMs);
         return r.samplesMs;
       },
     };

@@ -6,14 +6,14 @@ import type { CheckResult } from '../check.ts';
 import { describeDisagreement } from '../run.ts';
 import { serializeReport } from './json.ts';
 import {
-  caseRows, engineOrder, engineThreads, failedChecks, failingResults, fmt, gateMethod, logPercent, summarize, type Summary,
-  timingGroups,
+  caseRows, engineOrder, engineThreads, erroredRows, failedChecks, failingResults, fmt, foreignWarning, gateCounts, gateMethod, logPercent,
+  summarize, type Summary, timingGroups,
 } from './markdown.ts';
-import type { GateRow, Report, Timing } from './types.ts';
+import { gatePassed, type GateRow, isMeasured, type Report, type Timing } from './types.ts';
 
 // Words, not emoji: a machine without an emoji font shows emoji as boxes.
 const STATE_WORD: Record<CheckResult['state'], string> = { passed: 'pass', failed: 'FAIL', errored: 'ERROR', skipped: 'skip', 'n/a': 'n/a' };
-const VERDICT_CLASS: Record<GateRow['verdict'], string> = { slower: 'fail', faster: 'pass', unchanged: '', unconfirmed: 'warn', new: 'muted' };
+const VERDICT_CLASS: Record<GateRow['verdict'], string> = { slower: 'fail', faster: 'pass', unchanged: '', unconfirmed: 'warn', new: 'muted', errored: 'fail' };
 
 /** Text and attribute values: & < > " ' escaped. */
 export function esc(text: string | number): string {
@@ -132,8 +132,8 @@ function summary(r: Report, s: Summary): string {
     card('', String(s.na), 'n/a', 'outside an engine\'s declared support'),
     card(s.caseErrors ? 'bad' : 'ok', String(s.badCaseFiles), 'bad case files', plural(s.caseErrors, 'error')),
     card('', String(s.measuredTimings), 'timings measured', `${s.erroredTimings} errored`),
-    ...(r.gate ? [card(r.gate.ok ? 'ok' : 'bad', r.gate.ok ? 'passed' : 'failed', 'speed gate',
-      `${plural(r.gate.rows.filter((x) => x.verdict === 'slower').length, 'slower pair')}, ${plural(r.gate.regressions.length, 'regression')}`)] : []),
+    ...(r.gate ? [card(gatePassed(r.gate) ? (r.gate.foreignBaseline?.length ? 'warn' : 'ok') : 'bad', gatePassed(r.gate) ? 'passed' : 'failed', 'speed gate',
+      `${gateCounts(r.gate)}${r.gate.foreignBaseline?.length ? '; baseline from another machine' : ''}`)] : []),
   ];
   return `<section id="summary"><h2>Summary</h2><div class="cards">${cards.join('')}</div></section>`;
 }
@@ -174,17 +174,24 @@ function gate(r: Report): string {
   const g = r.gate;
   if (!g) return '';
   const against = g.mode === 'baseline' ? `against baseline ${esc(g.baselineName ?? '(unnamed)')}` : 'engines compared';
+  const warning = foreignWarning(g);
+  const errored = erroredRows(g);
   const lists = [
+    warning ? `<p class="warn"><b>Warning:</b> ${esc(warning)}</p>` : '',
+    errored.length ? `<p><b class="fail">Errored while timed</b> (fails the gate):</p><ul class="plain">${errored.map((x) =>
+      `<li><b>${esc(x.candidate)}</b> vs ${esc(x.reference)} on <span class="mono">${esc(x.caseId)}</span> (${esc(x.computation)}): <code>${esc(x.error)}</code></li>`).join('')}</ul>` : '',
     g.regressions.length ? `<p><b class="fail">Regressions</b> (passed in the baseline, fail now):</p><ul class="plain">${g.regressions.map((c) => `<li class="mono">${esc(c)}</li>`).join('')}</ul>` : '',
     g.stillFailing.length ? `<p><b>Still failing</b>:</p><ul class="plain">${g.stillFailing.map((c) => `<li class="mono">${esc(c)}</li>`).join('')}</ul>` : '',
   ].join('');
   const rows = g.rows.map((x) => `<tr>${td(esc(x.caseId), 'case mono')}${td(esc(x.computation))}${td(esc(x.candidate))}${td(esc(x.reference))}` +
-    `${td(logPercent(x.estimate), 'num')}${td(`${logPercent(x.low)} … ${logPercent(x.high)}`, 'num')}` +
-    `${td(x.baseline === undefined ? '—' : logPercent(x.baseline), 'num')}${td(esc(x.verdict), VERDICT_CLASS[x.verdict])}</tr>`);
+    (isMeasured(x) ? `${td(logPercent(x.estimate), 'num')}${td(`${logPercent(x.low)} … ${logPercent(x.high)}`, 'num')}` +
+      `${td(x.baseline === undefined ? '—' : logPercent(x.baseline), 'num')}` : `${td('—', 'num')}${td('—', 'num')}${td('—', 'num')}`) +
+    `${td(esc(x.verdict), VERDICT_CLASS[x.verdict])}</tr>`);
   const table = g.rows.length ? `<table><thead><tr><th>Case</th><th>Computation</th><th>Candidate</th><th>Reference</th><th class="num">Estimate</th>` +
     `<th class="num">95% interval</th><th class="num">Baseline</th><th>Verdict</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
-    `<p class="muted">${esc(gateMethod(g))}</p>` : '';
-  return `<section id="gate"><h2>Speed gate <span class="badge ${g.ok ? 'ok' : 'bad'}">${g.ok ? 'passed' : 'failed'}</span></h2><p class="muted">${against}</p>${lists}${table}</section>`;
+    (g.rows.some(isMeasured) ? `<p class="muted">${esc(gateMethod(g))}</p>` : '') : '';
+  const passed = gatePassed(g);
+  return `<section id="gate"><h2>Speed gate <span class="badge ${passed ? 'ok' : 'bad'}">${passed ? 'passed' : 'failed'}</span></h2><p class="muted">${against}</p>${lists}${table}</section>`;
 }
 
 const ROW = 24;

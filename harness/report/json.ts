@@ -10,7 +10,7 @@ import type { CheckResult, SubjectKind, TensorCheck } from '../check.ts';
 import type { Mismatch, TensorComparison } from '../compare.ts';
 import type { Conv2dGeometry, Pool2dGeometry } from '../geometry.ts';
 import { isRecord } from '../guards.ts';
-import type { Computation } from '../invoke.ts';
+import type { Computation, InputName } from '../invoke.ts';
 import type { Layout } from '../layout.ts';
 import type { AbsentOracle } from '../oracles/oracle.ts';
 import type { Disagreement } from '../run.ts';
@@ -173,11 +173,11 @@ const KINDS = every<SubjectKind>()(['implementation', 'oracle']);
 const OPS = every<Op>()(['conv2d', 'maxpool2d', 'avgpool2d']);
 const DIRECTIONS = every<Direction>()(['forward', 'backward', 'both']);
 const LAYOUTS = every<Layout>()(['NCHW', 'NHWC']);
-const OUTPUT_NAMES = every<OutputName>()(['y', 'dx', 'dw', 'db']);
+const OUTPUT_NAMES = every<OutputName | InputName>()(['y', 'dx', 'dw', 'db', 'x', 'w', 'bias', 'dy']);
 const RESULT_STATES = every<CheckResult['state']>()(['passed', 'failed', 'skipped', 'n/a', 'errored']);
 const TIMING_STATES = every<Timing['state']>()(['measured', 'errored', 'n/a']);
 const UNITS = every<Extract<Timing, { state: 'measured' }>['throughputUnit']>()(['GFLOP/s', 'GB/s']);
-const VERDICTS = every<GateRow['verdict']>()(['slower', 'faster', 'unchanged', 'unconfirmed', 'new']);
+const VERDICTS = every<GateRow['verdict']>()(['slower', 'faster', 'unchanged', 'unconfirmed', 'new', 'errored']);
 const GATE_MODES = every<GateSummary['mode']>()(['baseline', 'compare']);
 
 function environment(v: unknown, at: string): Environment {
@@ -293,17 +293,48 @@ function timing(v: unknown, at: string): Timing {
   }
 }
 
+/**
+ * A number the gate decides with: finite, or the report is refused. Written as JSON, NaN and the
+ * infinities are the strings "NaN", "Infinity", "-Infinity" (the reviver reads them back as numbers)
+ * and a plain JSON.stringify writes them as null; all of these, and strings, stop here.
+ */
+function finite(v: unknown, at: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Problem(at, `expected a finite number, got ${describe(v)}`);
+  return v;
+}
+
+/** Rounds by process: at least one process, each with at least one finite round. */
+function rounds(v: unknown, at: string): number[][] {
+  const out = array(v, at, (p, pat) => array(p, pat, finite));
+  if (out.length === 0) throw new Problem(at, 'no processes (an empty array)');
+  const empty = out.findIndex((p) => p.length === 0);
+  if (empty >= 0) throw new Problem(`${at}[${empty}]`, 'a process with no rounds (an empty array)');
+  return out;
+}
+
 function gateRow(v: unknown, at: string): GateRow {
   const o = object(v, at);
-  return {
-    ...o,
+  const id = {
     caseId: str(o.caseId, `${at}.caseId`), computation: oneOf(o.computation, COMPUTATIONS, `${at}.computation`),
     candidate: str(o.candidate, `${at}.candidate`), reference: str(o.reference, `${at}.reference`),
-    logRatios: array(o.logRatios, `${at}.logRatios`, numbers), estimate: num(o.estimate, `${at}.estimate`),
-    low: num(o.low, `${at}.low`), high: num(o.high, `${at}.high`), ...optional(o, 'baseline', at, num),
-    threshold: num(o.threshold, `${at}.threshold`),
-    verdict: oneOf(o.verdict, VERDICTS, `${at}.verdict`),
   };
+  try {
+    const verdict = oneOf(o.verdict, VERDICTS, `${at}.verdict`);
+    const threshold = finite(o.threshold, `${at}.threshold`);
+    if (!(threshold > 0)) throw new Problem(`${at}.threshold`, `expected a positive fraction, got ${threshold}`);
+    if (verdict === 'errored') return { ...o, ...id, threshold, verdict, error: str(o.error, `${at}.error`) };
+    return {
+      ...o, ...id, threshold, verdict,
+      logRatios: rounds(o.logRatios, `${at}.logRatios`), estimate: finite(o.estimate, `${at}.estimate`),
+      low: finite(o.low, `${at}.low`), high: finite(o.high, `${at}.high`), ...optional(o, 'baseline', at, finite),
+    };
+  } catch (e) {
+    // Named by what it gates, so a bad baseline row can be found without counting.
+    if (e instanceof Problem) {
+      throw new Problem(e.at, `${e.message}, in the row of case ${JSON.stringify(id.caseId)} ${id.computation}, candidate ${JSON.stringify(id.candidate)} vs ${JSON.stringify(id.reference)}`);
+    }
+    throw e;
+  }
 }
 
 function gate(v: unknown, at: string): GateSummary {
@@ -311,6 +342,7 @@ function gate(v: unknown, at: string): GateSummary {
   return {
     ...o,
     mode: oneOf(o.mode, GATE_MODES, `${at}.mode`), ...optional(o, 'baselineName', at, str),
+    ...optional(o, 'foreignBaseline', at, strings),
     regressions: strings(o.regressions, `${at}.regressions`), stillFailing: strings(o.stillFailing, `${at}.stillFailing`),
     rows: array(o.rows, `${at}.rows`, gateRow), ok: bool(o.ok, `${at}.ok`),
   };

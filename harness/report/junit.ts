@@ -1,7 +1,7 @@
 // JUnit XML for CI systems: one <testsuite> per engine (implementation or oracle), one <testcase>
 // per result; bad case files and the speed gate, when present, as suites of their own.
 import { type CheckResult, describeFailure } from '../check.ts';
-import { engineOrder, failedChecks, logPercent } from './markdown.ts';
+import { engineOrder, failedChecks, foreignWarning, logPercent } from './markdown.ts';
 import type { Report } from './types.ts';
 
 /** XML text and attribute values: the five entities, line breaks kept in attributes, characters XML 1.0 forbids replaced. */
@@ -17,11 +17,15 @@ const XML_ENTITIES: Record<string, string> = {
 /** Element text: line breaks stay line breaks. */
 const text = (s: string) => xml(s).replace(/&#10;/g, '\n').replace(/&#9;/g, '\t');
 
-interface Suite { name: string; properties: [string, string][]; cases: { name: string; body: string }[]; tests: number; failures: number; errors: number; skipped: number }
+interface Suite {
+  name: string; properties: [string, string][]; cases: { name: string; body: string }[]; tests: number; failures: number; errors: number; skipped: number;
+  /** Suite-level <system-err>: warnings. */
+  systemErr?: string;
+}
 
-function suite(name: string, properties: [string, string][], cases: { name: string; outcome: '' | 'failure' | 'error' | 'skipped'; body: string }[]): Suite {
+function suite(name: string, properties: [string, string][], cases: { name: string; outcome: '' | 'failure' | 'error' | 'skipped'; body: string }[], systemErr?: string): Suite {
   return {
-    name, properties, tests: cases.length,
+    name, properties, tests: cases.length, ...(systemErr ? { systemErr } : {}),
     failures: cases.filter((c) => c.outcome === 'failure').length,
     errors: cases.filter((c) => c.outcome === 'error').length,
     skipped: cases.filter((c) => c.outcome === 'skipped').length,
@@ -63,21 +67,31 @@ export function renderJunit(r: Report): string {
   }
   const g = r.gate;
   if (g) {
-    suites.push(suite('speed gate', [['mode', g.mode], ...(g.baselineName !== undefined ? [['baseline', g.baselineName] satisfies [string, string]] : [])], [
+    const warning = foreignWarning(g);
+    const properties: [string, string][] = [
+      ['mode', g.mode], ...(g.baselineName !== undefined ? [['baseline', g.baselineName] satisfies [string, string]] : []),
+      ...(g.foreignBaseline ?? []).map((w): [string, string] => ['warning: foreign baseline', w]),
+    ];
+    suites.push(suite('speed gate', properties, [
       ...g.regressions.map((c) => ({
         name: `regression ${c}`, outcome: 'failure' as const,
         body: `<failure message="${xml(`passed in the baseline, fails now: ${c}`)}" type="regression"/>`,
       })),
       ...g.rows.map((x) => {
+        const name = `${x.caseId} ${x.computation} ${x.candidate} vs ${x.reference}`;
+        if (x.verdict === 'errored') {
+          const message = `${x.candidate} vs ${x.reference}: errored while timed: ${x.error}`;
+          return { name, outcome: 'error' as const, body: `<error message="${xml(message)}" type="errored">${text(message)}</error>` };
+        }
         const detail = `${x.candidate} vs ${x.reference}: ${logPercent(x.estimate)} (95% ${logPercent(x.low)} … ${logPercent(x.high)})` +
           `${x.baseline !== undefined ? `, baseline ${logPercent(x.baseline)}` : ''}: ${x.verdict}`;
         return {
-          name: `${x.caseId} ${x.computation} ${x.candidate} vs ${x.reference}`,
+          name,
           outcome: x.verdict === 'slower' ? 'failure' as const : '' as const,
           body: x.verdict === 'slower' ? `<failure message="${xml(detail)}" type="slower">${text(detail)}</failure>` : `<system-out>${text(detail)}</system-out>`,
         };
       }),
-    ]));
+    ], warning ? `warning: ${warning}` : undefined));
   }
   const sum = (k: 'tests' | 'failures' | 'errors' | 'skipped') => suites.reduce((n, s) => n + s[k], 0);
   const counts = (s: { tests: number; failures: number; errors: number; skipped: number }) =>
@@ -95,6 +109,7 @@ export function renderJunit(r: Report): string {
       const open = `    <testcase name="${xml(c.name)}" classname="${xml(s.name)}" time="0"`;
       lines.push(c.body ? `${open}>${c.body}</testcase>` : `${open}/>`);
     }
+    if (s.systemErr) lines.push(`    <system-err>${text(s.systemErr)}</system-err>`);
     lines.push('  </testsuite>');
   });
   lines.push('</testsuites>', '');

@@ -5,7 +5,7 @@ import type { CheckResult } from '../check.ts';
 import { formatMismatch } from '../compare.ts';
 import type { Computation } from '../invoke.ts';
 import { describeDisagreement } from '../run.ts';
-import type { GateRow, GateSummary, Report, Timing } from './types.ts';
+import { type ErroredGateRow, gatePassed, type GateRow, type GateSummary, isMeasured, type Report, type Timing } from './types.ts';
 
 // ---- Shared with html.ts
 
@@ -40,7 +40,7 @@ export function summarize(r: Report): Summary {
     disagreements: r.disagreements.length,
     measuredTimings: r.timings.filter((t) => t.state === 'measured').length,
     erroredTimings: r.timings.filter((t) => t.state === 'errored').length,
-    ok: implementations.failed + implementations.errored === 0 && r.caseErrors.length === 0 && (r.gate?.ok ?? true),
+    ok: implementations.failed + implementations.errored === 0 && r.caseErrors.length === 0 && (r.gate ? gatePassed(r.gate) : true),
   };
 }
 
@@ -85,15 +85,33 @@ export function logPercent(x: number): string {
 
 /** How the gate's numbers were made, in one sentence for the reports. */
 export function gateMethod(g: GateSummary): string {
-  const processes = [...new Set(g.rows.map((x) => x.logRatios.length))].sort((a, b) => a - b).join(' or ');
-  const thresholds = [...new Set(g.rows.map((x) => `+${(x.threshold * 100).toFixed(0)}%`))].join(' / ');
+  const measured = g.rows.filter(isMeasured);
+  const processes = [...new Set(measured.map((x) => x.logRatios.length))].sort((a, b) => a - b).join(' or ');
+  const thresholds = [...new Set(measured.map((x) => `+${(x.threshold * 100).toFixed(0)}%`))].join(' / ');
   return `Estimate: candidate time over reference time, minus 1${g.mode === 'baseline' && g.baselineName !== undefined ? ', as a change against the baseline\'s' : ''}: ` +
     `the mean over ${processes} processes of each one's Hodges-Lehmann estimate over its interleaved rounds, averaged in pairs of one ` +
     `candidate-first and one reference-first round, with a two-stage bootstrap 95% interval (processes, then round pairs); ` +
     `slower means the whole interval is above the threshold (${thresholds}).`;
 }
 
-export const VERDICT_MARK: Record<GateRow['verdict'], string> = { slower: '❌', faster: '🚀', unchanged: '✅', unconfirmed: '❔', new: '🆕' };
+export const VERDICT_MARK: Record<GateRow['verdict'], string> = { slower: '❌', faster: '🚀', unchanged: '✅', unconfirmed: '❔', new: '🆕', errored: '💥' };
+
+/** Gate rows that errored while timed: each fails the gate. */
+export const erroredRows = (g: GateSummary): ErroredGateRow[] => g.rows.filter((x): x is ErroredGateRow => x.verdict === 'errored');
+
+/** "slower pair" and "errored pair" counts and regressions, for a headline. */
+export function gateCounts(g: GateSummary): string {
+  const slower = g.rows.filter((x) => x.verdict === 'slower').length;
+  const errored = erroredRows(g).length;
+  return `${plural(slower, 'slower pair')}, ${errored ? `${plural(errored, 'errored pair')}, ` : ''}${plural(g.regressions.length, 'regression')}`;
+}
+
+/** The warning about a baseline recorded elsewhere, or '' when there is none. */
+export function foreignWarning(g: GateSummary): string {
+  return g.foreignBaseline?.length
+    ? `the baseline was recorded on another machine or setup, so its timings may not compare (a warning, not a failure): ${g.foreignBaseline.join('; ')}`
+    : '';
+}
 export const STATE_MARK: Record<CheckResult['state'], string> = { passed: '✅', failed: '❌', errored: '💥', skipped: '⏭️', 'n/a': 'n/a' };
 
 /** "✅ passed · ❌ failed · ..." for under a results table. */
@@ -177,8 +195,8 @@ function headline(r: Report, s: Summary): string[] {
     `**Case files:** ${s.caseErrors ? `❌ ${plural(s.badCaseFiles, 'bad file')} (${plural(s.caseErrors, 'error')})` : 'all loaded'}  `,
   ];
   if (r.gate) {
-    const slower = r.gate.rows.filter((x) => x.verdict === 'slower').length;
-    lines.push(`**Speed gate:** ${r.gate.ok ? '✅ passed' : '❌ failed'} (${plural(slower, 'slower pair')}, ${plural(r.gate.regressions.length, 'regression')})  `);
+    const passed = gatePassed(r.gate);
+    lines.push(`**Speed gate:** ${passed ? '✅ passed' : '❌ failed'} (${gateCounts(r.gate)})${r.gate.foreignBaseline?.length ? ' · ⚠️ baseline from another machine' : ''}  `);
   }
   const e = r.environment;
   lines.push('', `<sub>${md(r.createdAt)} · Node ${md(e.node)} on ${md(e.platform)}/${md(e.arch)} · ${md(e.cpuModel)} (${e.cores} cores, ${fmt(e.memoryGiB)} GiB)` +
@@ -228,19 +246,26 @@ function gateSection(r: Report): string[] {
   const g = r.gate;
   if (!g) return [];
   const against = g.mode === 'baseline' ? ` against baseline ${md(g.baselineName ?? '(unnamed)')}` : ' (engines compared)';
-  const lines = ['', `### ${g.ok ? '✅' : '❌'} Speed gate${against}`, ''];
+  const lines = ['', `### ${gatePassed(g) ? '✅' : '❌'} Speed gate${against}`, ''];
+  const warning = foreignWarning(g);
+  if (warning) lines.push(`> ⚠️ **Warning:** ${md(warning)}`, '');
+  const errored = erroredRows(g);
+  if (errored.length) {
+    lines.push('**Errored while timed** (fails the gate):', '',
+      ...errored.map((x) => `- 💥 **${md(x.candidate)}** vs ${md(x.reference)} on ${md(x.caseId)} (${x.computation}): ${md(x.error)}`), '');
+  }
   if (g.regressions.length) lines.push(`**Regressions** (passed in the baseline, fail now): ${g.regressions.map(md).join('; ')}`, '');
   if (g.stillFailing.length) lines.push(`**Still failing**: ${g.stillFailing.map(md).join('; ')}`, '');
   if (g.rows.length) {
     lines.push(...table(
       ['Case', 'Computation', 'Candidate', 'Reference', 'Estimate', '95% interval', 'Baseline', 'Verdict'],
       g.rows.map((x) => [
-        md(x.caseId), x.computation, md(x.candidate), md(x.reference), logPercent(x.estimate),
-        `${logPercent(x.low)} … ${logPercent(x.high)}`, x.baseline === undefined ? '—' : logPercent(x.baseline),
+        md(x.caseId), x.computation, md(x.candidate), md(x.reference),
+        ...(isMeasured(x) ? [logPercent(x.estimate), `${logPercent(x.low)} … ${logPercent(x.high)}`, x.baseline === undefined ? '—' : logPercent(x.baseline)] : ['—', '—', '—']),
         `${VERDICT_MARK[x.verdict]} ${x.verdict}`,
       ]),
       ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'l'],
-    ), '', `<sub>${gateMethod(g)}</sub>`);
+    ), '', ...(g.rows.some(isMeasured) ? [`<sub>${gateMethod(g)}</sub>`] : []));
   }
   return lines;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { parseReport, ReportFormatError, serializeReport } from './json.ts';
 import { renderJunit } from './junit.ts';
 import { renderMarkdown } from './markdown.ts';
 import { REPORT_VERSION, type Report } from './types.ts';
-import { writeReports } from './write.ts';
+import { checkWritable, ReportsDirError, writeReports } from './write.ts';
 
 /** The error parseReport throws for `text`, checked to be a one-line ReportFormatError. */
 function rejection(text: string, source = 'baseline.json'): string {
@@ -253,4 +253,54 @@ describe('writeReports', () => {
   it('refuses a name that is a path', () => {
     expect(() => writeReports({ ...fixtureReport(), name: '../escape' }, dir)).toThrow(/not a plain file name/);
   });
+
+  it('leaves no temporary file, and replaces an earlier set whole', () => {
+    const out = join(dir, 'again');
+    writeReports({ ...fixtureReport(), name: 'set' }, out);
+    const r: Report = { ...fixtureReport(), name: 'set', createdAt: '2030-01-01T00:00:00.000Z' };
+    const paths = writeReports(r, out);
+    expect(readdirSync(out).sort()).toEqual(['set.html', 'set.json', 'set.junit.xml', 'set.md']);
+    expect(parseReport(readFileSync(paths.json, 'utf8'), paths.json).createdAt).toBe(r.createdAt);
+    expect(readFileSync(paths.markdown, 'utf8')).toBe(renderMarkdown(r));
+  });
+
+  it('a file that cannot be put in place fails the write before the JSON, and leaves no temporary file', () => {
+    const out = join(dir, 'blocked');
+    mkdirSync(join(out, 'b.html', 'occupied'), { recursive: true }); // a folder where the HTML goes
+    expect(() => writeReports({ ...fixtureReport(), name: 'b' }, out)).toThrow(ReportsDirError);
+    // The JSON goes last: a baseline is never written beside renderings that did not make it.
+    expect(readdirSync(out).sort()).toEqual(['b.html', 'b.md']);
+  });
+});
+
+describe('checkWritable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convbench-writable-'));
+  afterAll(() => { chmodSync(dir, 0o700); rmSync(dir, { recursive: true, force: true }); });
+
+  /** The one-line error checkWritable throws for `target`. */
+  function refusal(target: string): string {
+    try {
+      checkWritable(target);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ReportsDirError);
+      const message = e instanceof Error ? e.message : '';
+      expect(message).not.toMatch(/\n/);
+      expect(message).toContain(JSON.stringify(target));
+      return message;
+    }
+    throw new Error(`checkWritable accepted ${target}`);
+  }
+
+  it('creates the folder and leaves nothing in it', () => {
+    const target = join(dir, 'new', 'reports');
+    checkWritable(target);
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('refuses a folder under a regular file (for root too)', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    expect(refusal(join(file, 'sub'))).toMatch(/cannot be written: (ENOTDIR|EEXIST)/);
+  });
+
 });

@@ -46,18 +46,27 @@ export type Timing = TimingBase & (
       /** This engine's median over the fastest engine's median on the same computation (>= 1). */
       ratioToFastest: number;
       /** This engine's median over tfjs-cpu's on the same computation, when tfjs-cpu was timed. */
-      ratioToTfjsCpu?: number }
+      ratioToTfjsCpu?: number;
+      /** Kernels in a host: one call's round trip through the protocol (the samples are the kernel alone). */
+      roundTripMs?: number }
   | { state: 'errored'; error: string }
   | { state: 'n/a'; reason: string }
 );
 interface TimingBase { caseId: string; computation: Computation; engine: string; kind: SubjectKind; threads: number; processes: number }
 
 /** One row of a speed gate: a candidate's time relative to a reference engine, interleaved. */
-export interface GateRow {
+export type GateRow = MeasuredGateRow | ErroredGateRow;
+
+interface GateRowBase {
   caseId: string;
   computation: Computation;
   candidate: string;
   reference: string;
+  /** Slowdown threshold as a fraction (0.1 = 10%). */
+  threshold: number;
+}
+
+export interface MeasuredGateRow extends GateRowBase {
   /** Per-round ln(candidate / reference), grouped by the process that measured them. */
   logRatios: number[][];
   /**
@@ -69,21 +78,38 @@ export interface GateRow {
   high: number;
   /** The baseline's estimate of the ratio for the same pair, when comparing against a baseline report. */
   baseline?: number;
-  /** Slowdown threshold as a fraction (0.1 = 10%). */
-  threshold: number;
   /** 'new': no baseline row to compare with (recorded only); 'unconfirmed': slower once, not on the re-run. */
   verdict: 'slower' | 'faster' | 'unchanged' | 'unconfirmed' | 'new';
 }
 
+/** A pair whose kernel (or reference) threw, hung or crashed while timed, or gave no usable numbers: it fails the gate. */
+export interface ErroredGateRow extends GateRowBase {
+  verdict: 'errored';
+  error: string;
+}
+
+export const isMeasured = (row: GateRow): row is MeasuredGateRow => row.verdict !== 'errored';
+
 export interface GateSummary {
   mode: 'baseline' | 'compare';
   baselineName?: string;
+  /**
+   * Why the baseline's timings may not compare with this run's (another CPU, core count, Node or
+   * engine version): one reason per difference. A warning, shown in every report; it does not fail
+   * the gate, since the gate judges ratios to a reference engine timed alongside, not absolute times.
+   */
+  foreignBaseline?: string[];
   /** Cases that passed in the baseline and fail now. */
   regressions: string[];
   /** Failing cases that never passed in the baseline (or are new). */
   stillFailing: string[];
   rows: GateRow[];
   ok: boolean;
+}
+
+/** The gate passed: marked ok, with no regression and no row slower or errored (whoever set `ok`). */
+export function gatePassed(g: GateSummary): boolean {
+  return g.ok && g.regressions.length === 0 && !g.rows.some((x) => x.verdict === 'slower' || x.verdict === 'errored');
 }
 
 export interface Report {
