@@ -6,6 +6,7 @@ import { DEFAULT_BENCH, poolProcesses } from './bench.ts';
 import { computationsOf } from './check.ts';
 import { isRecord } from './guards.ts';
 import { DEFAULT_GATE, type GateOptions, type GatePair, MIN_ROUNDS, runGate, type Skipped } from './gate.ts';
+import { CASE_LIMIT_FLAGS, type CaseLimits, DEFAULT_CASE_LIMITS } from './cases/load.ts';
 import { DEFAULT_LIMITS, formatBytes, type HostLimits, killAllHosts } from './host/host.ts';
 import { ImplementationLoadError } from './implementations.ts';
 import { answerPlan, inFreshProcesses, readPlan, runChild } from './processes.ts';
@@ -42,7 +43,14 @@ const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; de
   --ort-threads <n>   ONNX Runtime intra-op threads (default 1)
   --time-limit <s>    seconds one kernel call may take before its host is killed (default ${DEFAULT_LIMITS.callTimeLimitMs / 1000};
                       a case may set timeLimitSeconds)
-  --memory-cap <size> resident memory of each kernel host, e.g. 4GiB, 512MiB (default ${formatBytes(DEFAULT_LIMITS.memoryCapBytes).replace(' ', '')})`;
+  --memory-cap <size> resident memory of each kernel host, e.g. 4GiB, 512MiB (default ${formatBytes(DEFAULT_LIMITS.memoryCapBytes).replace(' ', '')})
+  case files are untrusted input, bounded by default; raise a bound with its flag:
+    --max-file-bytes <n>       bytes of one case file (default ${DEFAULT_CASE_LIMITS.maxFileBytes})
+    --max-aliases <n>          YAML alias expansions per file (default ${DEFAULT_CASE_LIMITS.maxAliases})
+    --max-tensor-elements <n>  elements of one tensor (default ${DEFAULT_CASE_LIMITS.maxElementsPerTensor})
+    --max-case-bytes <n>       bytes of one case's tensors (default ${DEFAULT_CASE_LIMITS.maxBytesPerCase})
+    --max-matrix-cases <n>     cases one matrix may expand to (default ${DEFAULT_CASE_LIMITS.maxMatrixCases})
+    --max-total-bytes <n>      bytes of all loaded cases' tensors (default ${DEFAULT_CASE_LIMITS.maxTotalBytes})`;
 
 const HELP: Record<string, string> = {
   main: `usage: convbench <command> [options]
@@ -105,6 +113,8 @@ const selectOptions = {
   cases: { type: 'string', multiple: true }, impl: { type: 'string', multiple: true }, oracle: { type: 'string', multiple: true },
   op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' }, 'ort-threads': { type: 'string' },
   'time-limit': { type: 'string' }, 'memory-cap': { type: 'string' },
+  'max-file-bytes': { type: 'string' }, 'max-aliases': { type: 'string' }, 'max-tensor-elements': { type: 'string' },
+  'max-case-bytes': { type: 'string' }, 'max-matrix-cases': { type: 'string' }, 'max-total-bytes': { type: 'string' },
   report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -118,6 +128,19 @@ function positiveNumber(flag: string, text: string | undefined, fallback: number
 interface SelectValues {
   cases?: string[]; impl?: string[]; oracle?: string[]; op?: string; case?: string; shard?: string; 'ort-threads'?: string;
   'time-limit'?: string; 'memory-cap'?: string;
+  'max-file-bytes'?: string; 'max-aliases'?: string; 'max-tensor-elements'?: string;
+  'max-case-bytes'?: string; 'max-matrix-cases'?: string; 'max-total-bytes'?: string;
+}
+
+/** The case-file bounds the flags raise; an absent flag keeps the default. */
+function caseLimitsOf(v: SelectValues): Partial<CaseLimits> {
+  const given: [keyof CaseLimits, string | undefined][] = [
+    ['maxFileBytes', v['max-file-bytes']], ['maxAliases', v['max-aliases']], ['maxElementsPerTensor', v['max-tensor-elements']],
+    ['maxBytesPerCase', v['max-case-bytes']], ['maxMatrixCases', v['max-matrix-cases']], ['maxTotalBytes', v['max-total-bytes']],
+  ];
+  const out: Partial<CaseLimits> = {};
+  for (const [key, text] of given) if (text !== undefined) out[key] = positiveNumber(CASE_LIMIT_FLAGS[key], text, 0, true);
+  return out;
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30 };
@@ -145,6 +168,7 @@ function selection(v: SelectValues): Selection {
     shard: v.shard ? parseShard(v.shard) : undefined,
     ortThreads: v['ort-threads'] ? positiveNumber('--ort-threads', v['ort-threads'], 1, true) : undefined,
     limits: limitsOf(v),
+    caseLimits: caseLimitsOf(v),
   };
 }
 
@@ -154,7 +178,8 @@ function selectionArgs(v: SelectValues): string[] {
   for (const c of v.cases ?? []) out.push('--cases', c);
   for (const i of v.impl ?? []) out.push('--impl', i);
   for (const o of v.oracle ?? []) out.push('--oracle', o);
-  for (const key of ['op', 'case', 'shard', 'ort-threads', 'time-limit', 'memory-cap'] as const) if (v[key]) out.push(`--${key}`, v[key] ?? '');
+  const keys = ['op', 'case', 'shard', 'ort-threads', 'time-limit', 'memory-cap', 'max-file-bytes', 'max-aliases', 'max-tensor-elements', 'max-case-bytes', 'max-matrix-cases', 'max-total-bytes'] as const;
+  for (const key of keys) if (v[key]) out.push(`--${key}`, v[key] ?? '');
   return out;
 }
 

@@ -100,3 +100,78 @@ describe('pool2dGeometry', () => {
     expect(avgPoolDivisor(exc, 5, 5)).toBe(1);
   });
 });
+
+describe('pool2dGeometry with huge attributes', () => {
+  /** The window check as a loop over every window and tap: the reference for small geometries. */
+  function firstMissByLoop(size: number, k: number, s: number, d: number, pad0: number, out: number): number {
+    for (let o = 0; o < out; o++) {
+      let touches = false;
+      for (let t = 0; t < k; t++) {
+        const i = o * s - pad0 + t * d;
+        if (i >= 0 && i < size) touches = true;
+      }
+      if (!touches) return o;
+    }
+    return -1;
+  }
+
+  it('finds the same first window in padding as a loop over every window and tap', () => {
+    const wrong: string[] = [];
+    let checked = 0;
+    let misses = 0;
+    for (let size = 1; size <= 4; size++) for (let k = 1; k <= 3; k++) for (let s = 1; s <= 3; s++) for (let d = 1; d <= 5; d++) {
+      const extent = (k - 1) * d + 1;
+      for (let p0 = 0; p0 < extent; p0++) for (let p1 = 0; p1 < extent; p1++) for (const ceilMode of [false, true]) {
+        if (size + p0 + p1 < extent) continue;
+        const attrs = { kernel: [k, 1] as const, strides: [s, 1] as const, dilations: [d, 1] as const, padding: [p0, 0, p1, 0] as const, ceilMode };
+        let message = '';
+        let out = 0;
+        try {
+          out = pool2dGeometry([1, 1, size, 1], attrs).outHeight;
+        } catch (e) {
+          message = e instanceof Error ? e.message : String(e);
+          // The output size the check ran on: the same geometry with the window check passing (d = 1).
+          out = pool2dGeometry([1, 1, size, 1], { ...attrs, dilations: [1, 1], kernel: [extent, 1] }).outHeight;
+        }
+        const o = firstMissByLoop(size, k, s, d, p0, out);
+        const found = Number(message.match(/window (\d+) /)?.[1] ?? -1);
+        if (found !== o) wrong.push(`size ${size} k ${k} s ${s} d ${d} pads ${p0},${p1} ceil ${ceilMode}: window ${found}, loop says ${o}`);
+        checked++;
+        if (o >= 0) misses++;
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(1000);
+    expect(misses).toBeGreaterThan(50);
+  });
+
+  it('a 1e6 window and 1e9 strides and dilations resolve without looping over them', () => {
+    const g = pool2dGeometry([1, 1, 8, 8], { kernel: [1e6, 1e6], padding: [999_999, 999_999, 999_999, 999_999] });
+    expect([g.outHeight, g.outWidth]).toEqual([1_000_007, 1_000_007]);
+    const s = pool2dGeometry([1, 1, 8, 8], { kernel: [2, 2], strides: [1e9, 1e9] });
+    expect([s.outHeight, s.outWidth]).toEqual([1, 1]);
+    // Dilation 1e9 over 1 row padded by 1e9 on both sides: 1e9 + 1 windows; window 0 has its second
+    // tap on row 0, window 1 has taps on rows -1e9 + 1 and 1, both padding.
+    expect(() => pool2dGeometry([1, 1, 1, 1], { kernel: [2, 1], dilations: [1e9, 1], padding: [1e9, 0, 1e9, 0] }))
+      .toThrowError(/height: window 1 .* lies entirely in padding/);
+  });
+
+  it('values past 2^53 are an error on their attribute, not a wrong size', () => {
+    const cases: [Parameters<typeof pool2dGeometry>[1], string, RegExp][] = [
+      [{ kernel: [2, 2], strides: [2 ** 60, 1] }, 'strides', /strides height .* too large/],
+      [{ kernel: [2 ** 30, 1], dilations: [2 ** 30, 1] }, 'dilations', /kernel extent .* too large/],
+      [{ kernel: [2, 2], padding: [2 ** 53, 0, 0, 0] }, 'padding', /padded input is more than 2\^53/],
+    ];
+    for (const [attrs, field, message] of cases) {
+      try {
+        pool2dGeometry([1, 1, 8, 8], attrs);
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(GeometryError);
+        if (!(e instanceof GeometryError)) return;
+        expect(e.field).toBe(field);
+        expect(e.message).toMatch(message);
+      }
+    }
+  });
+});

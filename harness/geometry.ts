@@ -70,8 +70,12 @@ function resolveAxis(
 ): Axis {
   for (const [field, v, min] of [['kernel', kernel, 1], ['strides', stride, 1], ['dilations', dilation, 1]] as const) {
     if (!Number.isInteger(v) || v < min) throw new GeometryError(field, `${field} ${name} must be an integer >= ${min}, got ${v}`);
+    if (v > Number.MAX_SAFE_INTEGER) throw new GeometryError(field, `${field} ${name} ${v} is too large (more than 2^53 - 1)`);
   }
   const effectiveKernel = (kernel - 1) * dilation + 1;
+  if (effectiveKernel > Number.MAX_SAFE_INTEGER) {
+    throw new GeometryError(dilation > 1 ? 'dilations' : 'kernel', `${name}: the kernel extent (kernel ${kernel}, dilation ${dilation}) is too large (more than 2^53 - 1)`);
+  }
   if (padding === 'SAME_UPPER' || padding === 'SAME_LOWER') {
     const out = Math.ceil(input / stride);
     const total = Math.max((out - 1) * stride + effectiveKernel - input, 0);
@@ -82,6 +86,9 @@ function resolveAxis(
   const [pad0, pad1] = padding === 'VALID' ? [0, 0] : explicit;
   if (!Number.isInteger(pad0) || !Number.isInteger(pad1) || pad0 < 0 || pad1 < 0) {
     throw new GeometryError('padding', `padding ${name} must be integers >= 0, got [${pad0}, ${pad1}]`);
+  }
+  if (input + pad0 + pad1 > Number.MAX_SAFE_INTEGER) {
+    throw new GeometryError('padding', `padding ${name} [${pad0}, ${pad1}] is too large: the padded input is more than 2^53 - 1`);
   }
   const span = input + pad0 + pad1 - effectiveKernel;
   if (span < 0) {
@@ -144,13 +151,40 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   };
 }
 
-/** True when some tap t*dilation of a window starting at `start` lands in [0, size). */
-function windowTouchesInput(start: number, kernel: number, dilation: number, size: number): boolean {
-  for (let t = 0; t < kernel; t++) {
-    const i = start + t * dilation;
-    if (i >= 0 && i < size) return true;
+/** Σ floor((a*i + b) / m) over 0 <= i < n, for n, a, b >= 0 and m > 0 (AtCoder's floor_sum): O(log m) steps. */
+function floorSum(n: bigint, m: bigint, a: bigint, b: bigint): bigint {
+  let sum = 0n;
+  for (;;) {
+    if (a >= m) { sum += (n * (n - 1n) / 2n) * (a / m); a %= m; }
+    if (b >= m) { sum += n * (b / m); b %= m; }
+    const top = a * n + b;
+    if (top < m) return sum;
+    [n, b, m, a] = [top / m, top % m, a, m];
   }
-  return false;
+}
+
+/**
+ * The first pooling window whose taps all fall in padding, or -1; in time independent of the
+ * kernel, stride, dilation and output size. Given pads smaller than the kernel extent (checked
+ * before), only a window starting in the leading pad can miss the input: its first tap at or past 0
+ * is at (start mod dilation), so it misses iff that is >= size. For x >= 0,
+ * [x mod d >= size] = floor((x + d - size) / d) - floor(x / d), summed over the windows with floorSum.
+ */
+function firstWindowInPadding(out: number, stride: number, dilation: number, pad0: number, size: number): number {
+  if (dilation <= size || pad0 === 0) return -1;
+  const [s, d, p] = [BigInt(stride), BigInt(dilation), BigInt(pad0)];
+  const a = (d - (p % d)) % d; // the first window's start, mod d
+  const gap = d - BigInt(size);
+  const missing = (n: bigint) => floorSum(n, d, s, a + gap) - floorSum(n, d, s, a); // windows < n that miss
+  let hi = BigInt(out) < (p + s - 1n) / s ? BigInt(out) : (p + s - 1n) / s; // the windows starting before 0
+  if (missing(hi) === 0n) return -1;
+  let lo = 0n; // missing(lo) = 0 < missing(hi): once hi = lo + 1, window lo is the first miss
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) / 2n;
+    if (missing(mid) > 0n) hi = mid;
+    else lo = mid;
+  }
+  return Number(lo);
 }
 
 /** Pool geometry from NCHW input shape [N, C, H, W]. */
@@ -172,12 +206,11 @@ export function pool2dGeometry(xShape: readonly number[], attrs: PoolAttributes)
       throw new GeometryError('padding', `${name}: pooling pads [${axis.pad0}, ${axis.pad1}] must be smaller than the kernel extent ${axis.effectiveKernel}`);
     }
   }
-  const axes = [['height', h, inHeight, kernelHeight, sH, dH], ['width', w, inWidth, kernelWidth, sW, dW]] as const;
-  for (const [name, axis, size, k, s, d] of axes) {
-    for (let o = 0; o < axis.out; o++) {
-      if (!windowTouchesInput(o * s - axis.pad0, k, d, size)) {
-        throw new GeometryError('padding', `${name}: window ${o} (rows ${o * s - axis.pad0}..${o * s - axis.pad0 + axis.effectiveKernel - 1}, dilation ${d}) lies entirely in padding`);
-      }
+  const axes = [['height', h, inHeight, sH, dH], ['width', w, inWidth, sW, dW]] as const;
+  for (const [name, axis, size, s, d] of axes) {
+    const o = firstWindowInPadding(axis.out, s, d, axis.pad0, size);
+    if (o >= 0) {
+      throw new GeometryError('padding', `${name}: window ${o} (rows ${o * s - axis.pad0}..${o * s - axis.pad0 + axis.effectiveKernel - 1}, dilation ${d}) lies entirely in padding`);
     }
   }
   const outputs = batch * channels * h.out * w.out;

@@ -2,7 +2,7 @@
 // the timings; assemble the report. The CLI commands are thin layers over this.
 import { existsSync } from 'node:fs';
 import { implementationEngine, oracleEngine, type Engine, timeComputation, DEFAULT_BENCH, type BenchOptions } from './bench.ts';
-import { type Case, type CaseError, loadCases, type Op } from './cases/load.ts';
+import { type Case, type CaseError, type CaseLimits, loadCases, type Op } from './cases/load.ts';
 import { fnv1a } from './cases/generate.ts';
 import { computationsOf } from './check.ts';
 import { environment } from './environment.ts';
@@ -27,6 +27,8 @@ export interface Selection {
   ortThreads?: number;
   /** Time limit per call and memory cap of every kernel host. */
   limits?: HostLimits;
+  /** Bounds on case files (defaults in cases/load.ts). */
+  caseLimits?: Partial<CaseLimits>;
 }
 
 export interface Inputs {
@@ -80,7 +82,7 @@ export async function loadInputs(sel: Selection): Promise<Inputs> {
   if (sel.op && !OPS.some((op) => op === sel.op)) throw new UsageError(`--op: unknown op "${sel.op}" (one of ${OPS.join(', ')})`);
   const missing = sel.cases.find((p) => !existsSync(p));
   if (missing) throw new UsageError(`--cases: ${missing}: no such file or folder`);
-  const loaded = loadCases(sel.cases);
+  const loaded = loadCases(sel.cases, sel.caseLimits);
   if (loaded.files.length === 0 && loaded.errors.length === 0) throw new UsageError(`no case files (*.yaml) in ${sel.cases.join(', ')}`);
   const matches = caseMatcher(sel.casePattern);
   const cases = loaded.cases.filter((c) => (!sel.op || c.op === sel.op) && matches(c.id) && (!sel.shard || inShard(c.id, sel.shard)));

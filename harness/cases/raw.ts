@@ -43,6 +43,8 @@ export interface RawCase {
   expected?: RawExpected;
   tolerance?: { factor?: number };
   bench?: boolean | { threshold: number };
+  /** Time limit of one kernel call, in seconds (0 < t <= 86400). */
+  timeLimitSeconds?: number;
   /** Dot paths to lists of values; any values (the expanded case is validated again). */
   matrix?: Record<string, unknown[]>;
 }

@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Case, loadCaseText, loadCases, type PoolCase } from '../cases/load.ts';
+import { type Case, DEFAULT_CASE_LIMITS, loadCaseText, loadCases, type PoolCase } from '../cases/load.ts';
 import { checkOutputs, computationsOf, describeFailure, referenceOutputs } from '../check.ts';
 import { pool2dGeometry } from '../geometry.ts';
 import type { Computation, Outputs } from '../invoke.ts';
@@ -88,7 +88,7 @@ describe('loading', () => {
 
 describe('agreement', () => {
   it('reproduces the CS231n outputs exactly (all three spellings)', async () => {
-    const { cases, errors } = loadCases([`${repoRoot}cases/seeds/cs231n.yaml`], repoRoot);
+    const { cases, errors } = loadCases([`${repoRoot}cases/seeds/cs231n.yaml`], DEFAULT_CASE_LIMITS, repoRoot);
     expect(errors).toEqual([]);
     expect(cases).toHaveLength(3);
     for (const c of cases) {
