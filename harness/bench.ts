@@ -110,15 +110,16 @@ export function sampleStats(samplesMs: number[]): { medianMs: number; p99Ms: num
 }
 
 /**
- * Times a kernel in its host: one round trip first (a warm-up, and the protocol's cost beside the
- * kernel's), then the host times the calls itself, so the round trip never counts as kernel time.
+ * Times a kernel in its host: one round trip first (the warm-up call, as tinybench's for the
+ * engines timed here, which also gives the protocol's cost beside the kernel's), then the host
+ * times the calls itself, so the round trip never counts as kernel time.
  */
 async function timeInHost(base: TimingBase, prepared: Prepared, measure: NonNullable<Prepared['measure']>, work: ReturnType<typeof workOf>, options: BenchOptions): Promise<Timing> {
   try {
     const t0 = performance.now();
     await prepared.call();
     const roundTripMs = performance.now() - t0;
-    const samplesMs = await measure({ warmup: 1, iterations: options.minIterations, minMs: options.timeMs });
+    const samplesMs = await measure({ warmup: 0, iterations: options.minIterations, minMs: options.timeMs });
     const stats = sampleStats(samplesMs);
     return { ...base, state: 'measured', samplesMs, ...stats, roundTripMs, throughput: work.amount / (stats.medianMs * 1e6), throughputUnit: work.unit, ratioToFastest: 1 };
   } catch (e) {

@@ -116,10 +116,12 @@ function contractCheck(tensor: string, problem: string): TensorCheck {
 
 /**
  * Checks an implementation under test on one computation: the call in its host, then a second call
- * on the same geometry with changed data (mirror.ts) whose result must change accordingly.
+ * on the same geometry with changed data (mirror.ts) whose result must change accordingly. The
+ * references and the opponents (oracles that agreed with reference64) may arrive later: they are
+ * computed in this process while the kernel computes in its host.
  */
 export async function checkImplementation(
-  impl: RemoteImplementation, c: Case, computation: Computation, refs: References, opponents: Opponent[] | Promise<Opponent[]> = [],
+  impl: RemoteImplementation, c: Case, computation: Computation, references: References | Promise<References>, opponents: Opponent[] | Promise<Opponent[]> = [],
 ): Promise<CheckResult> {
   const base = { caseId: c.id, subject: impl.name, kind: 'implementation' as const, computation };
   const unavailable = impl.unavailable(c, computation);
@@ -127,6 +129,8 @@ export async function checkImplementation(
   const first = await impl.call(c, computation);
   if (first.kind === 'declined') return { ...base, state: 'n/a', reason: first.reason };
   if (first.kind === 'errored') return { ...base, state: 'errored', error: first.error, ...(first.stack.length ? { stack: first.stack } : {}) };
+  // reference64 may still be computing in this process while the kernel ran in its host.
+  const refs = await references;
   const checks = [...first.violations.map((v) => contractCheck(v.tensor, v.problem)), ...referenceChecks(c, computation, first.outputs, refs)];
   const mirror = mirrorOf(c, computation);
   // The second call only when the first was right: otherwise it cannot tell anything new.

@@ -2,7 +2,7 @@
 // implementation. Oracles are checked against reference64 too; implementations against the case's
 // expected values, reference64, and every oracle that agreed with reference64 on that computation.
 import type { Case } from './cases/load.ts';
-import { type CheckResult, checkImplementation, checkPrepared, computationsOf, type Opponent, referenceOutputs } from './check.ts';
+import { type CheckResult, checkImplementation, checkPrepared, computationsOf, type Opponent, type References, referenceOutputs } from './check.ts';
 import { formatMismatch } from './compare.ts';
 import type { RemoteImplementation } from './host/remote.ts';
 import type { Computation } from './invoke.ts';
@@ -73,39 +73,54 @@ async function checkOracle(oracle: Oracle, c: Case, computation: Computation, re
   return checkPrepared(base, c, computation, () => oracle.prepare(c, computation), refs);
 }
 
+/** A value that is set later, once. */
+function later<T>(): { promise: Promise<T>; set(v: T): void } {
+  let set: (v: T) => void = () => {};
+  const promise = new Promise<T>((r) => { set = r; });
+  return { promise, set };
+}
+
+const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 /**
- * Each case's computations: reference64, then the oracles in this process while the kernels compute
- * in their hosts (every host on its own, so the cores are shared), then each kernel's outputs are
- * checked against reference64 and every oracle that agreed with it.
+ * Every case's computations, pipelined: this process computes reference64 and runs the oracles,
+ * one computation after another, while each kernel host works through the same list at its own
+ * pace (so a slow kernel never holds the others, and the cores stay busy). A kernel's call needs
+ * no reference; its check waits for reference64 and for the oracles that agreed with it.
  */
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const { cases, implementations, oracles } = options;
-  const results: CheckResult[] = [];
-  const disagreements: Disagreement[] = [];
-  const total = cases.reduce((n, c) => n + computationsOf(c).length, 0) * (implementations.length + oracles.length);
-  const push = (r: CheckResult) => {
-    results.push(r);
-    options.onProgress?.(results.length, total, `${r.subject} ${r.caseId} ${r.computation}`);
-  };
-  for (const c of cases) {
-    for (const computation of computationsOf(c)) {
-      const refs = referenceOutputs(c, computation);
-      let opponentsReady: (o: Opponent[]) => void = () => {};
-      const opponents = new Promise<Opponent[]>((r) => { opponentsReady = r; });
-      const checked = implementations.map((impl) => checkImplementation(impl, c, computation, refs, opponents));
-      const oracleResults: CheckResult[] = [];
-      const agreed: Opponent[] = [];
-      for (const oracle of oracles) {
-        const { result, outputs } = await checkOracle(oracle, c, computation, refs);
-        oracleResults.push(result);
-        push(result);
-        if (result.state === 'passed' && outputs) agreed.push({ name: oracle.name, outputs });
-      }
-      await Promise.all(oracles.map((o) => o.release()));
-      opponentsReady(agreed);
-      disagreements.push(...disagreementsOf(c, computation, oracleResults));
-      for (const r of await Promise.all(checked)) push(r);
+  const work = cases.flatMap((c) => computationsOf(c).map((computation) => ({
+    c, computation, refs: later<References>(), opponents: later<Opponent[]>(), oracleResults: [] as CheckResult[], implResults: [] as CheckResult[],
+  })));
+  const total = work.length * (implementations.length + oracles.length);
+  let done = 0;
+  const progress = (r: CheckResult) => options.onProgress?.(++done, total, `${r.subject} ${r.caseId} ${r.computation}`);
+  const kernels = implementations.map(async (impl, i) => {
+    for (const item of work) {
+      const r = await checkImplementation(impl, item.c, item.computation, item.refs.promise, item.opponents.promise);
+      item.implResults[i] = r;
+      progress(r);
     }
+  });
+  const disagreements: Disagreement[] = [];
+  for (const item of work) {
+    // Let the hosts' replies in, so that each host gets its next call before this process is busy.
+    await breathe();
+    const refs = referenceOutputs(item.c, item.computation);
+    item.refs.set(refs);
+    const agreed: Opponent[] = [];
+    for (const oracle of oracles) {
+      await breathe();
+      const { result, outputs } = await checkOracle(oracle, item.c, item.computation, refs);
+      item.oracleResults.push(result);
+      progress(result);
+      if (result.state === 'passed' && outputs) agreed.push({ name: oracle.name, outputs });
+    }
+    await Promise.all(oracles.map((o) => o.release()));
+    item.opponents.set(agreed);
+    disagreements.push(...disagreementsOf(item.c, item.computation, item.oracleResults));
   }
-  return { results, disagreements };
+  await Promise.all(kernels);
+  return { results: work.flatMap((item) => [...item.oracleResults, ...item.implResults]), disagreements };
 }
