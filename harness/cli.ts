@@ -407,6 +407,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// SIGUSR1 would open Node's inspector, through which a kernel could make this process exit 0.
+process.on('SIGUSR1', () => { /* no inspector */ });
+
 // A signal ends every kernel host first: nothing is left running.
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
   process.on(signal, () => {

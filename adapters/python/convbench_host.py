@@ -41,7 +41,9 @@ serve() is called: that would break the handshake. serve() returns when the harn
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -383,6 +385,23 @@ def _declines(declines, kernels):
     return out
 
 
+def _watch_parent():
+    """If the harness dies without closing stdin (SIGKILL), a kernel stuck in a loop would keep this
+    host alive: a daemon thread, which runs beside the kernel, ends the host's process group."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        try:
+            if os.getpgrp() == os.getpid():
+                os.killpg(os.getpid(), signal.SIGKILL)
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="convbench-parent-watch", daemon=True).start()
+
+
 def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=None, max_pool2d_backward=None,
           avg_pool2d=None, avg_pool2d_backward=None, declines=None):
     """Serve the given kernels to the harness over stdin/stdout until stdin closes."""
@@ -403,6 +422,7 @@ def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=Non
     declined = _declines(declines, kernels)
 
     reader, writer = _claim_stdio()
+    _watch_parent()
     host = _Host(name, layout, kernels, declined, writer)
     try:
         host.hello()

@@ -1,18 +1,23 @@
 // The harness's side of a kernel host: starts the process, speaks the protocol, and turns every
 // way a host can misbehave into a named failure: a call past its time limit, a crash, an exit, a
-// resident size past the memory cap, bytes that are not the protocol. A failed host is killed;
-// the next request starts a new one.
+// resident size past the memory cap, bytes that are not the protocol. A failed host is killed
+// with its whole process group (what a kernel started dies with it); the next request starts a
+// new one.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { encode, type Frame, type Hello, MessageReader, NODE_PROTOCOL_FD, parseHello, parseReply, ProtocolError, type Reply } from './protocol.ts';
 import { describeThrown } from './thrown.ts';
-import { encode, type Frame, type Hello, MessageReader, parseHello, parseReply, ProtocolError, type Reply } from './protocol.ts';
 import { deadline, forget, type Verdict, watch } from './watchdog.ts';
 
 export interface HostLimits {
   /** Per call; a case may set its own (timeLimitSeconds). */
   callTimeLimitMs: number;
-  /** Resident memory of the host process, bytes. */
+  /** Resident memory of the host's process group, bytes. */
   memoryCapBytes: number;
   /** From spawn to the handshake. */
   startupMs: number;
@@ -35,7 +40,7 @@ export class HostFailure extends Error {
 }
 
 const NODE_HOST = fileURLToPath(new URL('./node-host.ts', import.meta.url));
-const TSX = createRequire(import.meta.url).resolve('tsx/esm');
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const STDERR_TAIL = 4096;
 
 export const formatBytes = (b: number): string => (b >= GIB && b % (GIB / 4) === 0 ? `${b / GIB} GiB` : `${Math.round(b / 2 ** 20)} MiB`);
@@ -44,13 +49,41 @@ export const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFix
 function argvOf(command: HostCommand, limits: HostLimits): { file: string; args: string[]; cwd?: string } {
   if (command.kind === 'program') return { file: command.argv[0], args: command.argv.slice(1), ...(command.cwd ? { cwd: command.cwd } : {}) };
   const heapMiB = Math.max(64, Math.floor(limits.memoryCapBytes / 2 ** 20));
-  return { file: process.execPath, args: [`--max-old-space-size=${heapMiB}`, '--import', `file://${TSX}`, NODE_HOST, command.module] };
+  return { file: process.execPath, args: [`--max-old-space-size=${heapMiB}`, '--import', TSX, NODE_HOST, command.module] };
 }
 
 /** Every live host, so a signal to the harness can end them all. */
 const live = new Set<KernelHost>();
 export function killAllHosts(): void {
   for (const h of live) h.kill();
+}
+
+/** One folder per harness process for the hosts' stderr logs (files, not pipes: a chatty kernel never blocks). */
+let logDir: string | undefined;
+function logFile(): string {
+  logDir ??= mkdtempSync(join(tmpdir(), 'convbench-hosts-'));
+  return join(logDir, `host-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+}
+process.on('exit', () => {
+  killAllHosts();
+  if (logDir) rmSync(logDir, { recursive: true, force: true });
+});
+
+/** The last bytes of a log file. */
+function tailOf(path: string): string {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, STDERR_TAIL));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      return buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
 }
 
 interface Waiter { id: number; resolve(r: Reply): void; reject(e: HostFailure): void; maxElements: number }
@@ -60,8 +93,10 @@ export class KernelHost {
   private reader: MessageReader | undefined;
   private waiter: Waiter | undefined;
   private helloWaiter: { resolve(h: Hello): void; reject(e: HostFailure): void } | undefined;
-  private stderrTail = '';
-  private killedFor: HostFailure | undefined;
+  private log = '';
+  private exited: Promise<void> = Promise.resolve();
+  /** Set as soon as the process is gone, before its failure is decided. */
+  private gone = true;
   private nextId = 1;
   /** The time limit of the request in flight (or of the startup), for the message. */
   private limitMs = 0;
@@ -70,28 +105,35 @@ export class KernelHost {
 
   constructor(readonly command: HostCommand, readonly limits: HostLimits, readonly label: string) {}
 
-  /** Starts the process and waits for its handshake. */
+  /** Starts the process (in a process group of its own) and waits for its handshake. */
   async start(): Promise<Hello> {
     this.kill();
     this.starts++;
     const { file, args, cwd } = argvOf(this.command, this.limits);
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}), env: process.env });
+    this.log = logFile();
+    const logFd = openSync(this.log, 'a');
+    const node = this.command.kind === 'node';
+    const stdio: ('pipe' | number)[] = node ? ['pipe', logFd, logFd, 'pipe'] : ['pipe', 'pipe', logFd];
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { stdio, detached: true, ...(cwd ? { cwd } : {}), env: process.env });
+    } finally {
+      closeSync(logFd);
+    }
     this.child = child;
-    this.killedFor = undefined;
-    this.stderrTail = '';
-    const reader = new MessageReader(() => this.waiter?.maxElements ?? 0);
-    this.reader = reader;
+    this.gone = false;
+    this.exited = new Promise<void>((r) => child.once('exit', () => r()));
+    this.reader = new MessageReader(() => this.waiter?.maxElements ?? 0);
     live.add(this);
+    const out = child.stdio[node ? NODE_PROTOCOL_FD : 1];
     child.stdin?.on('error', () => { /* a dead host's pipe: its exit is reported instead */ });
-    child.stderr?.on('data', (b: Buffer) => { this.stderrTail = (this.stderrTail + b.toString('utf8')).slice(-STDERR_TAIL); });
-    child.stdout?.on('data', (b: Buffer) => this.onData(child, b));
+    if (out instanceof Readable) out.on('data', (b: Buffer) => this.onData(child, b));
     child.on('error', (e) => this.fail(child, new HostFailure('failed to start', `cannot start ${file}: ${e.message}`)));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     if (child.pid !== undefined) {
-      const pid = child.pid;
-      watch(pid, this.limits.memoryCapBytes, (v) => this.onWatchdog(child, v));
+      watch(child.pid, this.limits.memoryCapBytes, (v) => this.onWatchdog(child, v));
       this.limitMs = this.limits.startupMs;
-      deadline(pid, Date.now() + this.limits.startupMs);
+      deadline(child.pid, this.limits.startupMs);
     }
     return new Promise<Hello>((resolve, reject) => {
       this.helloWaiter = {
@@ -101,18 +143,19 @@ export class KernelHost {
     });
   }
 
+  /** False once the process is gone (or was never started): the next request restarts it. */
   get alive(): boolean {
-    return this.child !== undefined;
+    return this.child !== undefined && !this.gone;
   }
 
   /** Sends one request and waits for its reply; a HostFailure (and a dead host) otherwise. */
   async request(header: Record<string, unknown>, tensors: readonly Frame[], replyElements: number, timeLimitMs: number): Promise<Reply> {
     const child = this.child;
-    if (!child || this.waiter) throw new HostFailure('protocol error', this.waiter ? 'a request while another is in flight' : 'the host is not running');
+    if (!child || this.gone || this.waiter) throw new HostFailure('protocol error', this.waiter ? 'a request while another is in flight' : 'the host is not running');
     const id = this.nextId++;
     const pid = child.pid ?? 0;
     this.limitMs = timeLimitMs;
-    deadline(pid, Date.now() + timeLimitMs);
+    deadline(pid, timeLimitMs);
     return new Promise<Reply>((resolve, reject) => {
       this.waiter = {
         id, maxElements: replyElements,
@@ -127,25 +170,28 @@ export class KernelHost {
   async close(graceMs = 1000): Promise<void> {
     const child = this.child;
     if (!child) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.stdin?.end();
-    const timer = setTimeout(() => this.kill(), graceMs);
-    await exited;
-    clearTimeout(timer);
+    if (!this.gone) {
+      child.stdin?.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.exited, new Promise<void>((r) => { timer = setTimeout(r, graceMs); })]);
+      clearTimeout(timer);
+    }
+    this.kill();
   }
 
+  /** Kills the host's whole process group. */
   kill(): void {
     const child = this.child;
     if (!child) return;
-    this.detach();
-    child.kill('SIGKILL');
-  }
-
-  private detach(): void {
-    if (this.child?.pid !== undefined) forget(this.child.pid);
+    if (child.pid !== undefined) forget(child.pid);
     this.child = undefined;
     this.reader = undefined;
+    this.gone = true;
     live.delete(this);
+    for (const target of child.pid !== undefined ? [-child.pid, child.pid] : []) {
+      try { process.kill(target, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    if (this.log) rmSync(this.log, { force: true });
   }
 
   private onData(child: ChildProcess, b: Buffer): void {
@@ -161,7 +207,7 @@ export class KernelHost {
         } else if (this.waiter) {
           this.waiter.resolve(parseReply(m.header, m.tensors, this.waiter.id));
         } else {
-          throw new ProtocolError('a message while no request was waiting');
+          throw new ProtocolError(m.header.protocol !== undefined ? 'a second handshake' : 'a message while no request was waiting');
         }
         if (child !== this.child) return;
       }
@@ -171,21 +217,26 @@ export class KernelHost {
     }
   }
 
-  /** The watchdog killed the host: past its memory cap or its deadline. */
+  /** The watchdog's word: past the memory cap or the hard deadline (killed), or the deadline (check first). */
   private onWatchdog(child: ChildProcess, v: Verdict): void {
     const starting = this.helloWaiter !== undefined;
-    this.fail(child, v === 'memory'
-      ? new HostFailure('out of memory', `out of memory (cap ${formatBytes(this.limits.memoryCapBytes)})`)
-      : new HostFailure('timed out', starting ? `no handshake within ${formatSeconds(this.limitMs)}` : `timed out after ${formatSeconds(this.limitMs)}`));
+    const timedOut = new HostFailure('timed out', starting ? `no handshake within ${formatSeconds(this.limitMs)}` : `timed out after ${formatSeconds(this.limitMs)}`);
+    if (v === 'memory') { this.fail(child, new HostFailure('out of memory', `out of memory (cap ${formatBytes(this.limits.memoryCapBytes)})`)); return; }
+    if (v === 'time') { this.fail(child, timedOut); return; }
+    // The deadline passed, but this thread may have been busy: a reply already in the pipe is read first.
+    const id = this.waiter?.id;
+    setTimeout(() => {
+      if (child === this.child && (starting ? this.helloWaiter !== undefined : this.waiter !== undefined && this.waiter.id === id)) this.fail(child, timedOut);
+    }, 20);
   }
 
   /** Why the host ended, from its exit and its last words. */
   private exitFailure(code: number | null, signal: NodeJS.Signals | null): HostFailure {
-    const tail = this.stderrTail;
+    const tail = tailOf(this.log);
     if (/heap out of memory|allocation failed|Reached heap limit|MemoryError/i.test(tail)) {
       return new HostFailure('out of memory', `out of memory (cap ${formatBytes(this.limits.memoryCapBytes)})`);
     }
-    const last = tail.trim().split('\n').slice(-3).join(' | ').slice(-600);
+    const last = tail.split('\n').map((l) => l.trim()).filter((l) => l && !/^Node\.js v\d/.test(l) && l !== '^').slice(-3).join(' | ').slice(-600);
     const words = last ? `; its stderr ended: ${last}` : '';
     const during = this.helloWaiter ? 'before its handshake' : 'during the call';
     return signal
@@ -194,16 +245,17 @@ export class KernelHost {
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    // Killed by us: the reason was recorded when we killed it. Otherwise let its last stdout
-    // bytes (a reply written just before exiting) arrive first.
+    // Killed by us: the reason was recorded when we killed it.
     if (child !== this.child) return;
-    setTimeout(() => this.fail(child, this.exitFailure(code, signal)), 100);
+    // Gone now (the next request restarts it), but let a reply written just before exiting arrive first.
+    this.gone = true;
+    const failure = this.exitFailure(code, signal);
+    setTimeout(() => this.fail(child, failure), 100);
   }
 
-  /** Records why the host is unusable, kills it, and fails whoever was waiting. */
+  /** Kills the host, and fails whoever was waiting. */
   private fail(child: ChildProcess, failure: HostFailure): void {
     if (child !== this.child) return;
-    this.killedFor = failure;
     this.kill();
     const hello = this.helloWaiter;
     const waiter = this.waiter;
@@ -211,10 +263,5 @@ export class KernelHost {
     this.waiter = undefined;
     hello?.reject(failure);
     waiter?.reject(failure);
-  }
-
-  /** The last failure, if the host died. */
-  get failure(): HostFailure | undefined {
-    return this.killedFor;
   }
 }

@@ -6,29 +6,36 @@
 //   node-host.ts builtin:<name> | <module path>
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { isRecord } from '../guards.ts';
 import { type Implementation, implementationProblem, isImplementation } from '../implementation.ts';
-import { CONTRACT_OPS, type ContractOp, encode, type Frame, isContractOp, MessageReader, PROTOCOL, PROTOCOL_VERSION } from './protocol.ts';
+import {
+  CONTRACT_OPS, type ContractOp, encode, type Frame, isContractOp, MessageReader, NODE_PROTOCOL_FD, PROTOCOL, PROTOCOL_VERSION,
+} from './protocol.ts';
 import { describeThrown } from './thrown.ts';
 
-// The protocol owns stdout: a kernel's console output and stdout writes go to stderr.
-const protocolOut = process.stdout;
+// Replies go out on fd 3; fd 1 and fd 2 go to the harness's log of this host, so nothing a kernel
+// (or a process it starts, or native code) prints can reach the protocol.
+const protocolOut = new Socket({ fd: NODE_PROTOCOL_FD, readable: false, writable: true });
 const send = (header: Record<string, unknown>, tensors: readonly Frame[] = []): void => {
   for (const b of encode(header, tensors)) protocolOut.write(b);
 };
-const toStderr = (...args: unknown[]): void => { process.stderr.write(`${args.map(String).join(' ')}\n`); };
-console.log = toStderr;
-console.info = toStderr;
-console.debug = toStderr;
-Object.defineProperty(process, 'stdout', { value: process.stderr, configurable: true });
 
 // If the harness dies without closing our stdin (SIGKILL), a kernel stuck in a synchronous loop
-// would keep this process alive; a watchdog thread, which runs beside that loop, ends it.
+// would keep this process alive; a watchdog thread, which runs beside that loop, ends it and the
+// process group it leads (whatever the kernel started).
 const parent = process.ppid;
 new Worker(`
-  setInterval(() => { try { process.kill(${parent}, 0); } catch { process.kill(${process.pid}, 'SIGKILL'); } }, 1000);
+  setInterval(() => {
+    if (process.ppid === ${parent}) return;
+    try { process.kill(-${process.pid}, 'SIGKILL'); } catch {}
+    process.kill(${process.pid}, 'SIGKILL');
+  }, 500);
 `, { eval: true }).unref();
+
+/** Samples one \`time\` reply may carry (its header stays far below the protocol's 1 MiB). */
+const MAX_SAMPLES = 20_000;
 
 class LoadError extends Error {}
 
@@ -42,9 +49,12 @@ async function load(spec: string): Promise<Implementation> {
   } catch (e) {
     throw new LoadError(`cannot import: ${describeThrown(e).message.split('\n')[0]}`);
   }
+  // A module compiled as CommonJS (a .ts outside a "type": "module" package) arrives wrapped once more.
   const value = isRecord(mod) ? mod.default : undefined;
-  if (!isImplementation(value)) throw new LoadError(`not an implementation: ${implementationProblem(value)}`);
-  return value;
+  const inner = isRecord(value) && !isImplementation(value) ? value.default : undefined;
+  const impl = isImplementation(inner) ? inner : value;
+  if (!isImplementation(impl)) throw new LoadError(`not an implementation: ${implementationProblem(impl)}`);
+  return impl;
 }
 
 /** The contract method's arguments for an op, from the request's tensors and geometry. */
@@ -132,7 +142,7 @@ async function answer(impl: Implementation, h: Record<string, unknown>, tensors:
       for (let i = 0; i < num(h.warmup, 1); i++) consume(await call());
       const samplesMs: number[] = [];
       let total = 0;
-      while (samplesMs.length < num(h.iterations, 1) || total < num(h.minMs, 0)) {
+      while ((samplesMs.length < num(h.iterations, 1) || total < num(h.minMs, 0)) && samplesMs.length < MAX_SAMPLES) {
         const t0 = performance.now();
         const r = await call();
         const ms = performance.now() - t0;

@@ -5,6 +5,8 @@ import { isRecord } from '../guards.ts';
 
 export const PROTOCOL = 'convbench-host';
 export const PROTOCOL_VERSION = 1;
+/** Our Node host answers on this descriptor, so that anything writing to fd 1 only reaches the log. */
+export const NODE_PROTOCOL_FD = 3;
 /** A header line longer than this is a protocol error (a host printing garbage, or a huge claim). */
 export const MAX_HEADER_BYTES = 1 << 20;
 

@@ -1,73 +1,101 @@
 // Enforces the hosts' limits from a thread of its own: the harness's main thread may be busy for
-// seconds (reference64, an oracle), and a host must not grow past its memory cap or run past its
-// call's deadline meanwhile. The thread polls each watched process's resident size (Linux /proc)
-// and deadline, kills it with SIGKILL when it passes either, and says which one.
+// seconds (reference64, an oracle), and a host must not grow past its memory cap meanwhile. The
+// thread polls each host's resident size (Linux /proc; the host's whole process group, so that
+// processes a kernel starts count too) and kills the group with SIGKILL past the cap.
+//
+// Deadlines have two steps. At a call's deadline the thread only tells the main thread, which
+// first reads whatever reply is already in the pipe (a kernel that answered in time while the main
+// thread was busy is not timed out), then kills. A host still running at the hard deadline (twice
+// the limit and 30 s more) is killed by the thread itself, however busy the main thread is.
+//
+// The thread also ends every host and the harness itself when the harness's parent (the CLI
+// wrapper) dies: nothing outlives the run.
 import { Worker } from 'node:worker_threads';
 
-export type Verdict = 'memory' | 'time';
-
-const POLL_MS = 25;
+export type Verdict = 'memory' | 'expired' | 'time';
 
 const SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { readFileSync } = require('node:fs');
+const { readdirSync, readFileSync } = require('node:fs');
+const PAGE = 4096, POLL_MS = 25, GROUP_EVERY = 8;
 const watched = new Map();
+let parent = 0, tick = 0;
 parentPort.on('message', (m) => {
-  if (m.type === 'watch') watched.set(m.pid, { cap: m.cap, deadline: 0 });
-  else if (m.type === 'deadline') { const w = watched.get(m.pid); if (w) w.deadline = m.deadline; }
+  if (m.type === 'watch') watched.set(m.pid, { cap: m.cap, soft: 0, hard: 0 });
+  else if (m.type === 'deadline') { const w = watched.get(m.pid); if (w) { w.soft = m.soft; w.hard = m.hard; } }
   else if (m.type === 'forget') watched.delete(m.pid);
+  else if (m.type === 'parent') parent = m.ppid;
 });
+function rss(pid) {
+  try { return Number(readFileSync('/proc/' + pid + '/statm', 'utf8').split(' ')[1]) * PAGE; } catch { return 0; }
+}
+/** Resident bytes of every process in each watched group (field 5 of /proc/<pid>/stat is the group). */
+function groups() {
+  const out = new Map();
+  let pids = [];
+  try { pids = readdirSync('/proc'); } catch { return out; }
+  for (const p of pids) {
+    if (p.charCodeAt(0) > 57) continue;
+    let stat;
+    try { stat = readFileSync('/proc/' + p + '/stat', 'utf8'); } catch { continue; }
+    const group = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    if (watched.has(group)) out.set(group, (out.get(group) || 0) + rss(p));
+  }
+  return out;
+}
+function kill(pid) { try { process.kill(-pid, 'SIGKILL'); } catch {} try { process.kill(pid, 'SIGKILL'); } catch {} }
 setInterval(() => {
   const now = Date.now();
+  if (parent && process.ppid !== parent) {
+    for (const pid of watched.keys()) kill(pid);
+    process.kill(process.pid, 'SIGKILL');
+  }
+  const sizes = ++tick % GROUP_EVERY === 0 ? groups() : undefined;
   for (const [pid, w] of watched) {
     let verdict;
-    if (w.deadline && now > w.deadline) verdict = 'time';
-    else {
-      try { if (Number(readFileSync('/proc/' + pid + '/statm', 'utf8').split(' ')[1]) * 4096 > w.cap) verdict = 'memory'; } catch {}
-    }
+    if (w.hard && now > w.hard) verdict = 'time';
+    else if ((sizes ? sizes.get(pid) || 0 : rss(pid)) > w.cap) verdict = 'memory';
     if (verdict) {
       watched.delete(pid);
       parentPort.postMessage({ pid, verdict });
-      try { process.kill(pid, 'SIGKILL'); } catch {}
+      kill(pid);
+    } else if (w.soft && now > w.soft) {
+      w.soft = 0;
+      parentPort.postMessage({ pid, verdict: 'expired' });
     }
   }
-}, ${POLL_MS});
+}, POLL_MS);
 `;
 
 let worker: Worker | undefined;
 const listeners = new Map<number, (v: Verdict) => void>();
-const watching = new Set<number>();
 
 function thread(): Worker {
   if (!worker) {
     worker = new Worker(SOURCE, { eval: true });
-    worker.on('message', (m: { pid: number; verdict: Verdict }) => {
-      watching.delete(m.pid);
-      listeners.get(m.pid)?.(m.verdict);
-      if (watching.size === 0) worker?.unref();
-    });
+    worker.on('message', (m: { pid: number; verdict: Verdict }) => listeners.get(m.pid)?.(m.verdict));
     worker.unref();
+    worker.postMessage({ type: 'parent', ppid: process.ppid });
   }
   return worker;
 }
 
-/** Watches `pid` against `capBytes`; `onKill` is told why the watchdog killed it. */
-export function watch(pid: number, capBytes: number, onKill: (v: Verdict) => void): void {
-  listeners.set(pid, onKill);
-  watching.add(pid);
+/** Watches the host `pid` (a process group leader) against `capBytes`; `onVerdict` hears why. */
+export function watch(pid: number, capBytes: number, onVerdict: (v: Verdict) => void): void {
+  listeners.set(pid, onVerdict);
   const w = thread();
   w.ref();
   w.postMessage({ type: 'watch', pid, cap: capBytes });
 }
 
-/** Sets (epoch ms) or clears (0) the deadline of the call `pid` is computing. */
-export function deadline(pid: number, atMs: number): void {
-  worker?.postMessage({ type: 'deadline', pid, deadline: atMs });
+/** The time of the call `pid` computes is up at `limitMs` from now (0: no call in flight). */
+export function deadline(pid: number, limitMs: number): void {
+  const now = Date.now();
+  worker?.postMessage({ type: 'deadline', pid, soft: limitMs ? now + limitMs : 0, hard: limitMs ? now + 2 * limitMs + 30_000 : 0 });
 }
 
 export function forget(pid: number): void {
-  listeners.delete(pid);
-  if (!watching.delete(pid)) return;
+  if (!listeners.delete(pid)) return;
   worker?.postMessage({ type: 'forget', pid });
-  if (watching.size === 0) worker?.unref();
+  if (listeners.size === 0) worker?.unref();
 }
