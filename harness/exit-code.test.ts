@@ -31,6 +31,13 @@ describe('exitCodeOf', () => {
     expect(exitCodeOf(report([result('passed')], gate([row('unchanged'), row('new'), row('unconfirmed'), row('faster')])))).toBe(0);
   });
 
+  it('1 when a kernel hung, crashed or threw while it was timed; an oracle that did does not count', () => {
+    const base = report([result('passed')]);
+    const timing = (kind: 'implementation' | 'oracle') => ({ caseId: 'c', computation: 'forward' as const, engine: 'e', kind, threads: 1, processes: 1, state: 'errored' as const, error: 'timed out after 60 s' });
+    expect(exitCodeOf({ ...base, timings: [timing('implementation')] })).toBe(1);
+    expect(exitCodeOf({ ...base, timings: [timing('oracle')] })).toBe(0);
+  });
+
   it('2 for a bad case file, before anything else', () => {
     expect(exitCodeOf({ ...report([result('failed')]), caseErrors: [{ file: 'f', line: 1, field: '', message: 'm' }] })).toBe(2);
   });

@@ -3,7 +3,8 @@
 import { gatePassed, type Report } from './report/types.ts';
 
 /**
- * 2 when a case file was bad; 1 when an implementation result failed or errored, or the gate did
+ * 2 when a case file was bad; 1 when an implementation result failed or errored, its timing
+ * errored (a hang, crash or throw while timed), or the gate did
  * not pass (a row slower or errored, a regression, or not marked ok); 2 when nothing was checked:
  * no implementation result passed or failed (all skipped, n/a or none), or, for a compare report
  * (which has no results and is judged by its gate), no pair was timed; else 0.
@@ -12,6 +13,8 @@ export function exitCodeOf(r: Report): number {
   if (r.caseErrors.length > 0) return 2;
   const results = r.results.filter((x) => x.kind === 'implementation');
   if (results.some((x) => x.state === 'failed' || x.state === 'errored')) return 1;
+  // A kernel that hung, crashed or threw while it was timed failed too.
+  if (r.timings.some((t) => t.kind === 'implementation' && t.state === 'errored')) return 1;
   if (r.gate && !gatePassed(r.gate)) return 1;
   if (r.gate?.mode === 'compare' && results.length === 0) return r.gate.rows.length > 0 ? 0 : 2;
   return results.some((x) => x.state === 'passed' || x.state === 'failed') ? 0 : 2;

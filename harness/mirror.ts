@@ -1,9 +1,10 @@
-// The second call: every kernel is called again on each geometry with different data whose correct
-// result follows exactly from the first one, so a kernel that keeps results between calls (a cache
-// keyed by shape) is caught without a second reference computation. Negation is exact in float32
-// and commutes with every rounding (round-to-nearest is symmetric), so negating the right inputs
-// negates the outputs bit for bit; max pooling does not commute with negation, so its forward
-// scales x by a power of two instead (exact, and order-preserving).
+// The second call: every kernel is called again on each geometry with every input changed, so a
+// kernel that keeps anything between calls (a result, a packed weight, an argmax, keyed by shape) is
+// caught. Where the op is linear in its inputs, the right answer follows exactly from the first
+// call's reference: negation and scaling by powers of two are exact in float32 and commute with
+// every rounding (round-to-nearest is symmetric and scale-free away from overflow and underflow),
+// so no second reference computation is needed. Max pooling is not linear: its inputs are negated
+// (every window's maximum moves) and reference64 computes the second answer (cheap for pooling).
 import type { Case } from './cases/load.ts';
 import type { References } from './check.ts';
 import type { Computation } from './invoke.ts';
@@ -11,52 +12,60 @@ import type { Reference } from './oracles/reference64.ts';
 import type { Tensor } from './tensor.ts';
 
 export interface Mirror {
-  /** The case with the changed inputs (same geometry, same id). */
+  /** The case with the changed inputs (same geometry and id, no exact expected values). */
   c: Case;
-  /** What was changed, for messages: "x and bias negated". */
+  /** What was changed, for messages: "x negated, w times 2, bias times -2". */
   what: string;
-  /** reference64's outputs of the changed case, from the first call's. */
-  references(refs: References): References;
+  /** reference64's outputs of the changed case from the first call's; undefined: compute them. */
+  references?(refs: References): References;
 }
 
 const scaled = (t: Tensor, s: number): Tensor => ({ shape: t.shape, data: t.data.map((v) => v * s) });
 const scaledRef = (r: Reference, s: number): Reference => ({ ...r, value: r.value.map((v) => v * s), absSum: r.absSum.map((v) => v * Math.abs(s)) });
 
-function mapRefs(refs: References, s: number): References {
-  const out: References = {};
-  for (const name of ['y', 'dx', 'dw', 'db'] as const) {
-    const r = refs[name];
-    if (r) out[name] = scaledRef(r, s);
-  }
-  return out;
-}
-
-/** A power of two by which all of `data` scales exactly (no overflow, no subnormal), or undefined. */
-function exactScale(data: Float32Array): number | undefined {
-  let big = 0;
-  let small = Number.POSITIVE_INFINITY;
-  for (const v of data) {
-    const a = Math.abs(v);
-    if (!Number.isFinite(a) || a === 0) continue;
-    if (a > big) big = a;
-    if (a < small) small = a;
-  }
-  if (big < 2 ** 126) return 2;
-  if (small >= 2 ** -124) return 0.5;
-  return undefined;
-}
-
-/** The second call of a computation, or undefined when no exact transformation exists for its data. */
-export function mirrorOf(c: Case, computation: Computation): Mirror | undefined {
-  if (c.op === 'conv2d') {
-    if (computation === 'forward') {
-      return { c: { ...c, x: scaled(c.x, -1), ...(c.bias ? { bias: scaled(c.bias, -1) } : {}) }, what: c.bias ? 'x and bias negated' : 'x negated', references: (r) => mapRefs(r, -1) };
+/** Each output's reference scaled by its own factor. */
+function scaledRefs(factors: Partial<Record<'y' | 'dx' | 'dw' | 'db', number>>) {
+  return (refs: References): References => {
+    const out: References = {};
+    for (const name of ['y', 'dx', 'dw', 'db'] as const) {
+      const r = refs[name];
+      const s = factors[name];
+      if (r && s !== undefined) out[name] = scaledRef(r, s);
     }
-    return { c: { ...c, dy: scaled(c.dy, -1) }, what: 'dy negated', references: (r) => mapRefs(r, -1) };
+    return out;
+  };
+}
+
+/** Scaling by 2 or 4 stays exact while no value comes near the float32 range's top. */
+function small(...tensors: (Tensor | undefined)[]): boolean {
+  for (const t of tensors) for (const v of t?.data ?? []) if (Math.abs(v) > 2 ** 100 && Number.isFinite(v)) return false;
+  return true;
+}
+
+const times = (s: number): string => (s === -1 ? 'negated' : `times ${s}`);
+
+/** The second call of a computation. */
+export function mirrorOf(c: Case, computation: Computation): Mirror {
+  if (c.op === 'conv2d') {
+    // With values near the top of the range, negation alone (always exact).
+    const exact = small(c.x, c.w, c.bias, c.dy);
+    const [sx, sw] = computation === 'forward' ? (exact ? [-1, 2] : [-1, 1]) : (exact ? [2, 4] : [1, 1]);
+    if (computation === 'forward') {
+      const sb = sx * sw;
+      return {
+        c: { ...c, expected: {}, x: scaled(c.x, sx), w: scaled(c.w, sw), ...(c.bias ? { bias: scaled(c.bias, sb) } : {}) },
+        what: `x ${times(sx)}, w ${times(sw)}${c.bias ? `, bias ${times(sb)}` : ''}`,
+        references: scaledRefs({ y: sb }),
+      };
+    }
+    return {
+      c: { ...c, expected: {}, x: scaled(c.x, sx), w: scaled(c.w, sw), dy: scaled(c.dy, -1) },
+      what: `x ${times(sx)}, w ${times(sw)}, dy negated`,
+      references: scaledRefs({ dx: -sw, dw: -sx, db: -1 }),
+    };
   }
-  if (computation === 'backward') return { c: { ...c, dy: scaled(c.dy, -1) }, what: 'dy negated', references: (r) => mapRefs(r, -1) };
-  if (c.op === 'avgpool2d') return { c: { ...c, x: scaled(c.x, -1) }, what: 'x negated', references: (r) => mapRefs(r, -1) };
-  const s = exactScale(c.x.data);
-  if (s === undefined) return undefined;
-  return { c: { ...c, x: scaled(c.x, s) }, what: `x times ${s}`, references: (r) => mapRefs(r, s) };
+  const changed: Case = { ...c, expected: {}, x: scaled(c.x, -1), dy: scaled(c.dy, -1) };
+  const what = computation === 'forward' ? 'x negated' : 'x and dy negated';
+  if (c.op === 'maxpool2d') return { c: changed, what };
+  return { c: changed, what, references: scaledRefs(computation === 'forward' ? { y: -1 } : { dx: -1 }) };
 }

@@ -132,8 +132,21 @@ describe('the call contract', () => {
     expect(r.state).toBe('failed');
     if (r.state !== 'failed') return;
     const failing = r.checks.filter((k) => !k.comparison.ok);
-    expect(failing.map((k) => k.against)).toEqual(['reference64 on the second call (same geometry, x and bias negated)']);
+    expect(failing.map((k) => k.against)).toEqual(['reference64 on the second call (same geometry, x negated, w times 2, bias times -2)']);
     expect(failing[0].comparison.failures).toBeGreaterThan(0);
+  });
+
+  it('weights packed once per shape and reused fail the second call, whose weights differ', async () => {
+    const impl = await host('packs-weights');
+    const r = await check(impl, conv, 'forward');
+    expect(r.state).toBe('failed');
+    if (r.state === 'failed') expect(r.checks.filter((k) => !k.comparison.ok).map((k) => k.against)).toEqual([expect.stringMatching(/^reference64 on the second call/)]);
+  });
+
+  it('max-pool winners kept from an earlier forward on the same geometry fail the backward', async () => {
+    const impl = await host('keeps-argmax');
+    expect(await check(impl, pool, 'forward')).toMatchObject({ state: 'passed' });
+    expect(await check(impl, pool, 'backward')).toMatchObject({ state: 'failed' });
   });
 
   it('a claimed shape of 10^12 elements over 4 values is checked against the data before anything reads it', async () => {
