@@ -120,8 +120,11 @@ const selectOptions = {
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number, integer = false): number {
   if (text === undefined) return fallback;
-  const v = Number(text);
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new UsageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
+  // Plain decimals only: Number() would also take "0x10", "Infinity" and "1e400".
+  const v = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!(v > 0) || !Number.isSafeInteger(Math.ceil(v)) || (integer && !Number.isInteger(v))) {
+    throw new UsageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
+  }
   return v;
 }
 
@@ -143,21 +146,30 @@ function caseLimitsOf(v: SelectValues): Partial<CaseLimits> {
   return out;
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30 };
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30, t: 2 ** 40, tib: 2 ** 40 };
+/** As a case's timeLimitSeconds: a day. */
+const MAX_TIME_LIMIT_S = 86_400;
 
 /** `--memory-cap`: bytes from "4GiB", "512MiB", "512M" or a byte count. */
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
   const bytes = m && unit ? Math.floor(Number(m[1]) * unit) : Number.NaN;
-  if (!(bytes >= 2 ** 26)) throw new UsageError(`--memory-cap must be a size of at least 64MiB, like 4GiB or 512MiB, got "${text}"`);
+  // A Node host needs about 100 MiB to start; past 1 TiB is no cap.
+  if (!(bytes >= 2 ** 28 && bytes <= 2 ** 40)) throw new UsageError(`--memory-cap must be a size from 256MiB to 1TiB, like 4GiB or 512MiB, got "${text}"`);
   return bytes;
+}
+
+function timeLimitSeconds(text: string | undefined): number {
+  const seconds = positiveNumber('--time-limit', text, DEFAULT_LIMITS.callTimeLimitMs / 1000);
+  if (seconds > MAX_TIME_LIMIT_S) throw new UsageError(`--time-limit is at most ${MAX_TIME_LIMIT_S} s (a day), got "${text}"`);
+  return seconds;
 }
 
 function limitsOf(v: SelectValues): HostLimits {
   return {
     ...DEFAULT_LIMITS,
-    callTimeLimitMs: 1000 * positiveNumber('--time-limit', v['time-limit'], DEFAULT_LIMITS.callTimeLimitMs / 1000),
+    callTimeLimitMs: 1000 * timeLimitSeconds(v['time-limit']),
     ...(v['memory-cap'] !== undefined ? { memoryCapBytes: parseSize(v['memory-cap']) } : {}),
   };
 }

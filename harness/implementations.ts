@@ -12,7 +12,7 @@ export const BUILT_IN_NAMES = ['naive', 'im2col', 'views'] as const;
 export class ImplementationLoadError extends Error {}
 
 /** Splits a command line into words: whitespace separates, '...' and "..." group, \ escapes. */
-export function splitCommand(line: string): string[] {
+export function splitCommand(line: string, what = 'cmd:'): string[] {
   const words: string[] = [];
   let word = '';
   let quote: string | undefined;
@@ -28,7 +28,7 @@ export function splitCommand(line: string): string[] {
     else if (/\s/.test(ch)) { if (started) words.push(word); word = ''; started = false; }
     else { word += ch; started = true; }
   }
-  if (quote) throw new ImplementationLoadError(`cmd: unbalanced ${quote} in ${JSON.stringify(line)}`);
+  if (quote) throw new ImplementationLoadError(`${what} unbalanced ${quote} in ${JSON.stringify(line)}`);
   if (started) words.push(word);
   return words;
 }
@@ -38,7 +38,10 @@ const MAX_MANIFEST_BYTES = 64 * 1024;
 /** A manifest: { "command": ["python3", "kernel.py"] | "python3 kernel.py", "cwd"?: "." }, paths relative to it. */
 function manifestCommand(path: string): HostCommand {
   const full = resolve(path);
-  if (statSync(full).size > MAX_MANIFEST_BYTES) throw new ImplementationLoadError(`${path}: a manifest is at most ${MAX_MANIFEST_BYTES} bytes`);
+  const stat = statSync(full);
+  // Never open a FIFO or a device: reading one blocks or never ends.
+  if (!stat.isFile()) throw new ImplementationLoadError(`${path}: a manifest must be a regular file`);
+  if (stat.size > MAX_MANIFEST_BYTES) throw new ImplementationLoadError(`${path}: a manifest is at most ${MAX_MANIFEST_BYTES} bytes`);
   let v: unknown;
   try {
     v = JSON.parse(readFileSync(full, 'utf8'));
@@ -46,11 +49,13 @@ function manifestCommand(path: string): HostCommand {
     throw new ImplementationLoadError(`${path}: not a JSON manifest: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (!isRecord(v)) throw new ImplementationLoadError(`${path}: a manifest is an object { "command": [...] }`);
-  const argv = typeof v.command === 'string' ? splitCommand(v.command)
+  const argv = typeof v.command === 'string' ? splitCommand(v.command, `${path}: "command":`)
     : Array.isArray(v.command) && v.command.every((w): w is string => typeof w === 'string') ? v.command : undefined;
   if (!argv || argv.length === 0) throw new ImplementationLoadError(`${path}: "command" must be a non-empty list of strings (or one command line)`);
   if (v.cwd !== undefined && typeof v.cwd !== 'string') throw new ImplementationLoadError(`${path}: "cwd" must be a string`);
-  return { kind: 'program', argv, cwd: resolve(dirname(full), v.cwd ?? '.') };
+  const cwd = resolve(dirname(full), v.cwd ?? '.');
+  if (!existsSync(cwd) || !statSync(cwd).isDirectory()) throw new ImplementationLoadError(`${path}: "cwd" ${JSON.stringify(v.cwd)} is not a folder`);
+  return { kind: 'program', argv, cwd };
 }
 
 /** What an `--impl` value starts. */

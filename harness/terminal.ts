@@ -8,10 +8,13 @@
 // safe(value) for every value put into a line; safeLine(line) on every line printed, as a last
 // guard for what the values together might make.
 
-/** C0 controls (tab, newlines, ESC, ...), DEL, C1 controls, bidi embeddings/overrides/isolates and marks, line and paragraph separators. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * C0 controls (tab, newlines, ESC, ...), DEL, C1 controls, bidi embeddings/overrides/isolates and
+ * marks, zero-width characters and the byte-order mark, line and paragraph separators.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 /** Same, except the line feed: a printed line may be several lines joined by '\n'. */
-const UNSAFE_IN_LINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_IN_LINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 /** CI commands found anywhere in a line: Azure's `##vso[`, GitHub's legacy `##[`. */
 const COMMAND_ANYWHERE = /##(?=\[|vso\[)/g;
 /** A line CI reads as a command: `::` (GitHub) or `##` (Azure, GitHub legacy) after leading whitespace. */

@@ -85,6 +85,25 @@ describe('a kernel that never returns', () => {
   });
 });
 
+describe('a kernel that misbehaves while timed', () => {
+  it('a hang while timed is an errored timing, and the run exits 1', () => {
+    const bench = join(dir, 'bench.yaml');
+    writeFileSync(bench, `cases:
+  - name: bench pool
+    op: maxpool2d
+    direction: forward
+    bench: true
+    attributes: { kernel: 2, strides: 2 }
+    inputs: { x: { shape: [1, 2, 8, 8] } }
+`);
+    const r = cli('run', '--cases', bench, '--oracle', 'none', '--reports-dir', dir, '--time-limit', '2', '--bench-time', '50', '--impl', fixture('hangs-when-timed'), '--report', 'timed');
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const timing = report('timed').timings.find((t) => t.engine === 'hangs-when-timed');
+    expect(timing).toMatchObject({ state: 'errored', error: expect.stringMatching(/timed out after/) });
+    expect(report('timed').results.map((x) => x.state)).toEqual(['passed']);
+  });
+});
+
 describe('a kernel that leaves handles open', () => {
   it('a timer and a worker left alive do not keep the CLI from exiting', () => {
     const r = cli('run', ...base, '--impl', fixture('leaks'), '--report', 'leaks');

@@ -1,5 +1,8 @@
 // Kernels that really misbehave, each in its own host: every misbehaviour is a named result, the
 // host is restarted, and the next call (or the next kernel) is unaffected.
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import naive from '../../implementations/naive/index.ts';
 import { loadCaseText } from '../cases/load.ts';
@@ -35,6 +38,18 @@ async function host(fixture: string, limits = LIMITS): Promise<RemoteImplementat
 }
 afterAll(async () => { await Promise.all(started.map((i) => i.close())); });
 
+/** Processes whose command line mentions `text` (Linux /proc). */
+function processesWith(text: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(text) ? [Number(p)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const check = (impl: RemoteImplementation, c: (typeof cases)[number], computation: 'forward' | 'backward') =>
   checkImplementation(impl, c, computation, referenceOutputs(c, computation));
 
@@ -62,7 +77,46 @@ describe('a call that never returns', () => {
   });
 });
 
+describe('what a kernel starts', () => {
+  it('processes a kernel starts die with its host: on a time-out, and when the host is closed', async () => {
+    process.env.CONVBENCH_TEST_MARKER = '313.75';
+    const impl = await host('spawns');
+    expect(await check(impl, pool, 'forward')).toMatchObject({ state: 'passed' });
+    expect(await check(impl, conv, 'forward')).toMatchObject({ state: 'errored', error: 'timed out after 3 s' });
+    await settle(200);
+    expect(processesWith('sleep 313.75')).toEqual([]);
+    expect(await check(impl, pool, 'forward')).toMatchObject({ state: 'passed' });
+    expect(processesWith('sleep 313.75').length).toBe(1);
+    await impl.close();
+    await settle(200);
+    expect(processesWith('sleep 313.75')).toEqual([]);
+  });
+
+  it("a child's writes to the inherited stdout do not reach the protocol", async () => {
+    const impl = await host('echoes');
+    expect(await check(impl, pool, 'forward')).toMatchObject({ state: 'passed' });
+  });
+});
+
 describe('a host that ends', () => {
+  it('a host that exits between calls is started again for the next call, and close() returns', async () => {
+    const impl = await host('exits-soon');
+    await settle(600);
+    expect(await check(impl, pool, 'forward')).toMatchObject({ state: 'passed' });
+    await settle(600);
+    await impl.close();
+    expect(impl.starts).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a reply that arrived in time is not timed out because the harness's own thread was busy", async () => {
+    const impl = await startImplementation('naive', { ...LIMITS, callTimeLimitMs: 1000 });
+    started.push(impl);
+    const pending = impl.call(pool, 'forward');
+    const until = Date.now() + 2500;
+    while (Date.now() < until) { /* this thread busy, as with reference64 on a big case */ }
+    expect((await pending).kind).toBe('returned');
+  });
+
   it('process.exit(0) during a call is "exited with code 0 during the call"; the wrong gradient after it still fails', async () => {
     const impl = await host('exits');
     expect(await check(impl, conv, 'forward')).toMatchObject({ state: 'errored', error: expect.stringMatching(/^exited with code 0 during the call/) });
@@ -174,6 +228,15 @@ describe('the call contract', () => {
 describe('loading', () => {
   it('a module that is not an implementation is a load error naming the problem', async () => {
     await expect(startImplementation('harness/fixtures/not-an-implementation.ts', LIMITS)).rejects.toThrow(/not-an-implementation\.ts: not an implementation: .*layout/);
+  });
+
+  it('a .ts kernel outside any package (no "type": "module") loads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convbench-plain-'));
+    const file = join(dir, 'plain.ts');
+    writeFileSync(file, `export default { name: 'plain', layout: 'NCHW', avgPool2d: (x: { shape: number[]; data: Float32Array }) => x };\n`);
+    const impl = await startImplementation(file, LIMITS);
+    started.push(impl);
+    expect(impl.name).toBe('plain');
   });
 
   it('a command that is not a host is a load error', async () => {

@@ -40,6 +40,9 @@ function inputChange(sent: Frame, back: Frame | undefined, layout: Layout): stri
   return `the kernel wrote into its input ${sent.name}: ${sent.name}(${unravel(i, sent.shape).join(', ')})${axes} was ${sent.data[i]}, is now ${back.data[i]}`;
 }
 
+/** A host may answer a `time` request before `minMs` only with this many samples (its header must stay small). */
+const MIN_SAMPLES_TO_STOP_EARLY = 10_000;
+
 export class RemoteImplementation {
   private constructor(private host: KernelHost, readonly hello: Hello, readonly source: string) {}
 
@@ -140,8 +143,16 @@ export class RemoteImplementation {
         // A hung kernel must not hold a timing for the sum of every call's limit: bound the request
         // by the time limit plus ten times what the calls should take.
         const limit = this.timeLimitOf(c) + 2 * minMs + 10 * (warmup + iterations) * Math.max(callMs, 1);
+        const t0 = performance.now();
         const r = await this.host.request({ type: 'time', ...header, warmup, iterations, minMs }, frames, 0, limit);
+        const wallMs = performance.now() - t0;
         if (r.type !== 'timed') return raise(this.name, r);
+        // The host measures itself; what it says must at least be possible.
+        const sum = r.samplesMs.reduce((a, b) => a + b, 0);
+        if (r.samplesMs.length < iterations || sum > wallMs || (sum < minMs && r.samplesMs.length < MIN_SAMPLES_TO_STOP_EARLY)) {
+          throw new Error(`${this.name}: protocol error: ${r.samplesMs.length} samples adding up to ${sum.toFixed(3)} ms for a request of ` +
+            `${iterations} calls and ${minMs} ms that took ${wallMs.toFixed(3)} ms`);
+        }
         callMs = Math.max(callMs, ...r.samplesMs);
         return r.samplesMs;
       },

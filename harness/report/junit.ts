@@ -1,12 +1,14 @@
 // JUnit XML for CI systems: one <testsuite> per engine (implementation or oracle), one <testcase>
 // per result; bad case files and the speed gate, when present, as suites of their own.
+import { safeLine } from '../terminal.ts';
 import { type CheckResult, describeFailure } from '../check.ts';
 import { engineOrder, failedChecks, foreignWarning, logPercent } from './markdown.ts';
 import type { Report } from './types.ts';
 
 /** XML text and attribute values: the five entities, line breaks kept in attributes, characters XML 1.0 forbids replaced. */
 export function xml(text: string | number): string {
-  return String(text)
+  // As on the terminal first: controls and bidi characters visible, no line that starts a CI command.
+  return safeLine(String(text))
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd')
     .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
     .replace(/[&<>"'\n\r\t]/g, (c) => XML_ENTITIES[c] ?? c);

@@ -1,6 +1,7 @@
 // The Markdown summary of a run, fit for a PR comment: what failed first, then oracle trouble, the
 // speed gate and timings, then every result in a collapsed table. Also the counting and number
 // formatting the HTML page shares.
+import { safe } from '../terminal.ts';
 import type { CheckResult } from '../check.ts';
 import { formatMismatch } from '../compare.ts';
 import type { Computation } from '../invoke.ts';
@@ -163,8 +164,8 @@ export function timingGroups(r: Report): { row: CaseRow; timings: Timing[] }[] {
 
 /** Text safe in a Markdown paragraph or table cell: no HTML, no table breaks, no accidental emphasis or code. */
 export function md(text: string): string {
-  return text
-    .replace(/\r?\n|\r/g, ' ')
+  // Controls and bidi characters as visible escapes, as on the terminal (a PR comment is read by people).
+  return safe(text.replace(/\r?\n|\r/g, ' '))
     .replace(/[\\`*_[\]|#~]/g, (c) => `\\${c}`)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
