@@ -55,8 +55,9 @@ describe('oracles against reference64', () => {
   }
 });
 
-// Each built-in runs in its kernel host, as in a real run: the call contract is checked too.
-describe.each(BUILT_IN_NAMES)('%s', (name) => {
+// Each built-in runs in its kernel host, as in a real run: the call contract is checked too. The
+// tests run concurrently, so the three hosts compute side by side (each serves its calls in order).
+describe.concurrent.each(BUILT_IN_NAMES)('%s', (name) => {
   let impl: RemoteImplementation;
   beforeAll(async () => { impl = await startImplementation(name, DEFAULT_LIMITS); });
   afterAll(async () => { await impl.close(); });

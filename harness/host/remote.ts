@@ -8,7 +8,7 @@ import { fromLayout, framesOf, methodOf, outputShapes, shapeIn } from '../invoke
 import type { Layout } from '../layout.ts';
 import { formatShape, sizeOf, unravel } from '../tensor.ts';
 import { type HostCommand, HostFailure, type HostLimits, KernelHost } from './host.ts';
-import type { ContractOp, Frame, Hello } from './protocol.ts';
+import type { ContractOp, Frame, Hello, Reply } from './protocol.ts';
 
 /** A breach of the call contract, charged to one tensor. */
 export interface Violation { tensor: string; problem: string }
@@ -67,8 +67,17 @@ export class RemoteImplementation {
     return declined !== undefined ? { state: 'n/a', reason: declined } : { state: 'skipped', reason: `${this.name} does not implement ${op}` };
   }
 
-  private async ensureRunning(): Promise<void> {
-    if (!this.host.alive) await this.host.start();
+  /** Requests in flight, in order: a host serves one at a time, whoever asks. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** One request to the host (started again first if it died), after those already asked. */
+  private send(header: Record<string, unknown>, frames: readonly Frame[], replyElements: number, limitMs: number): Promise<Reply> {
+    const turn = this.queue.then(async () => {
+      if (!this.host.alive) await this.host.start();
+      return this.host.request(header, frames, replyElements, limitMs);
+    });
+    this.queue = turn.catch(() => undefined);
+    return turn;
   }
 
   private header(c: Case, computation: Computation): { header: Record<string, unknown>; frames: Frame[]; outputs: { name: string; shape: number[] }[] } {
@@ -88,8 +97,7 @@ export class RemoteImplementation {
     const t0 = performance.now();
     let reply;
     try {
-      await this.ensureRunning();
-      reply = await this.host.request({ type: 'call', ...header }, frames, expectedElements, this.timeLimitOf(c));
+      reply = await this.send({ type: 'call', ...header }, frames, expectedElements, this.timeLimitOf(c));
     } catch (e) {
       if (e instanceof HostFailure) return { kind: 'errored', error: e.message, stack: [] };
       throw e;
@@ -131,20 +139,18 @@ export class RemoteImplementation {
     };
     return {
       call: async () => {
-        await this.ensureRunning();
-        const r = await this.host.request({ type: 'call', ...header }, frames, expectedElements, this.timeLimitOf(c));
+        const r = await this.send({ type: 'call', ...header }, frames, expectedElements, this.timeLimitOf(c));
         if (r.type !== 'result') raise(this.name, r);
         if (r.type === 'result') callMs = r.kernelMs;
         return r;
       },
       collect: () => ({}),
       measure: async ({ warmup, iterations, minMs }) => {
-        await this.ensureRunning();
         // A hung kernel must not hold a timing for the sum of every call's limit: bound the request
         // by the time limit plus ten times what the calls should take.
         const limit = this.timeLimitOf(c) + 2 * minMs + 10 * (warmup + iterations) * Math.max(callMs, 1);
         const t0 = performance.now();
-        const r = await this.host.request({ type: 'time', ...header, warmup, iterations, minMs }, frames, 0, limit);
+        const r = await this.send({ type: 'time', ...header, warmup, iterations, minMs }, frames, 0, limit);
         const wallMs = performance.now() - t0;
         if (r.type !== 'timed') return raise(this.name, r);
         // The host measures itself; what it says must at least be possible.
