@@ -1,10 +1,11 @@
 // Misbehaving kernels through the command line, as CI runs it: the exit code is the harness's,
 // every other result is in the report, nothing is left running, and time stays bounded.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { processesWith } from './proc.test-support.ts';
 import { parseReport } from '../report/json.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convbench-isolation-'));
@@ -30,16 +31,6 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 }
 const report = (name: string) => parseReport(readFileSync(join(dir, `${name}.json`), 'utf8'), name);
 
-/** Processes whose command line mentions `text` (Linux /proc). */
-function processesWith(text: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(text) ? [Number(p)] : [];
-    } catch {
-      return [];
-    }
-  });
-}
 
 describe('a kernel that ends its own process', () => {
   it('process.exit(0) in conv2d: exit 1 for the wrong max-pool gradient, every result in the report', () => {

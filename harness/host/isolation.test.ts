@@ -1,9 +1,10 @@
 // Kernels that really misbehave, each in its own host: every misbehaviour is a named result, the
 // host is restarted, and the next call (or the next kernel) is unaffected.
-import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { processesWith } from './proc.test-support.ts';
 import naive from '../../implementations/naive/index.ts';
 import { loadCaseText } from '../cases/load.ts';
 import { checkImplementation, CONTRACT, describeFailure, referenceOutputs } from '../check.ts';
@@ -38,16 +39,6 @@ async function host(fixture: string, limits = LIMITS): Promise<RemoteImplementat
 }
 afterAll(async () => { await Promise.all(started.map((i) => i.close())); });
 
-/** Processes whose command line mentions `text` (Linux /proc). */
-function processesWith(text: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
-    try {
-      return readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ').includes(text) ? [Number(p)] : [];
-    } catch {
-      return [];
-    }
-  });
-}
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const check = (impl: RemoteImplementation, c: (typeof cases)[number], computation: 'forward' | 'backward') =>

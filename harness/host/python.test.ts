@@ -22,6 +22,11 @@ it('python3 with numpy is there (scripts/setup-python.sh installs it)', () => {
   expect(r.status, `python3 with numpy is missing: run "bash scripts/setup-python.sh" (${r.stderr})`).toBe(0);
 });
 
+it("the Python adapter's own protocol self-test passes (adapters/python/test_protocol.py)", () => {
+  const r = spawnSync('python3', ['adapters/python/test_protocol.py'], { encoding: 'utf8', timeout: 120_000 });
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+});
+
 describe('the numpy-naive example (loops, the numpy-naive seed\'s method)', () => {
   it('passes every bundled conv and average-pool case, forward and backward, and declines max pooling', () => {
     const r = cli('run', '--impl', NAIVE, '--cases', 'cases/seeds', '--cases', 'cases/conv2d', '--cases', 'cases/pool', '--oracle', 'none', '--no-bench', '--reports-dir', dir, '--report', 'naive');
