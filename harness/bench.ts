@@ -141,9 +141,12 @@ export function withRatios(timings: Timing[]): Timing[] {
 export function poolProcesses(perProcess: Timing[][]): Timing[] {
   const [first, ...rest] = perProcess;
   if (!first) return [];
-  const pooled = first.map((t) => {
+  const pooled = first.map((t): Timing => {
     if (t.state !== 'measured') return t;
     const same = rest.map((run) => run.find((u) => u.caseId === t.caseId && u.computation === t.computation && u.engine === t.engine));
+    // A hang or crash in any process is the pooled result: it must not vanish into the others' samples.
+    const errored = same.find((u) => u?.state === 'errored');
+    if (errored?.state === 'errored') return { ...errored, processes: same.length + 1 };
     const all = [t, ...same.filter((u): u is Timing & { state: 'measured' } => u?.state === 'measured')];
     const samplesMs = all.flatMap((u) => u.samplesMs);
     const stats = sampleStats(samplesMs);

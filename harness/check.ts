@@ -7,10 +7,10 @@ import { type Computation, type InputName, OUTPUTS, type Outputs, type Prepared 
 import { mirrorOf } from './mirror.ts';
 import {
   avgPool2dBackward64, avgPool2dForward64, conv2dBackward64, conv2dForward64, maxPool2dBackward64,
-  maxPool2dForward64, type Reference,
+  maxPool2dForward64, type References,
 } from './oracles/reference64.ts';
 
-export type References = Partial<Record<OutputName, Reference>>;
+export type { References };
 
 /** reference64's outputs for one computation of a case. */
 export function referenceOutputs(c: Case, computation: Computation): References {
@@ -132,7 +132,7 @@ export async function checkImplementation(
   // reference64 may still be computing in this process while the kernel ran in its host.
   const refs = await references;
   const checks = [...first.violations.map((v) => contractCheck(v.tensor, v.problem)), ...referenceChecks(c, computation, first.outputs, refs)];
-  const mirror = mirrorOf(c, computation);
+  const mirror = mirrorOf(c, computation, refs);
   // The second call only when the first was right: otherwise it cannot tell anything new.
   if (checks.every((k) => k.comparison.ok)) {
     const second = await impl.call(mirror.c, computation);

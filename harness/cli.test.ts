@@ -82,6 +82,7 @@ describe('convbench CLI', () => {
       ['forward', 'slow-naive', 'naive', 'slower'], ['backward', 'slow-naive', 'naive', 'slower'],
     ]);
     // Two processes on the first measurement and two more on the confirming one, each with >= 6 rounds.
+    expect(rows.every(isMeasured)).toBe(true);
     for (const x of rows.filter(isMeasured)) {
       expect(x.logRatios).toHaveLength(4);
       for (const rounds of x.logRatios) expect(rounds.length).toBeGreaterThanOrEqual(6);
@@ -107,6 +108,7 @@ describe('convbench CLI', () => {
     const rows = parseReport(readFileSync(join(dir, 'head.json'), 'utf8'), 'head.json').gate?.rows ?? [];
     const before = (parseReport(text, 'edited-base.json').gate?.rows ?? []).filter(isMeasured);
     expect(rows).toHaveLength(2);
+    expect(rows.every(isMeasured)).toBe(true);
     for (const [i, x] of rows.filter(isMeasured).entries()) {
       expect(x.candidate).toBe('off-by-one');
       expect(x.baseline).toBeCloseTo(before[i].estimate, 12);

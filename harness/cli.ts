@@ -34,8 +34,10 @@ const GATE_PROCESSES = 3;
 const BASELINE_PROCESSES = 10;
 
 const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; default: cases/)
-  --impl <name|path>  a built-in implementation (naive, im2col, views) or a module whose default
-                      export is an Implementation (repeatable; default: all built-ins)
+  --impl <spec>       a built-in implementation (naive, im2col, views), a module whose default
+                      export is an Implementation (.ts, .js, .mjs), "cmd:<program and arguments>"
+                      for a kernel in any language that speaks docs/host-protocol.md, or a .json
+                      manifest naming such a program (repeatable; default: all built-ins)
   --oracle <name>     tfjs-node, tfjs-wasm, tfjs-cpu, ort, or none (repeatable; default: all present)
   --op <op>           only conv2d, maxpool2d or avgpool2d cases
   --case <glob|text>  only cases whose id matches the glob (* ?) or contains the text
@@ -93,12 +95,12 @@ ${SELECT_HELP}
   --reports-dir <dir> where reports go (default: reports)`,
   compare: `usage: convbench compare <A> <B> [options]
 
-Times implementation A against implementation B (built-in names or module paths, e.g. head and
-base builds of your kernels), interleaved in rounds, on the bench cases; A is slower when the whole
+Times implementation A against implementation B (any --impl spec, e.g. head and base builds of
+your kernels), interleaved in rounds, on the bench cases; A is slower when the whole
 95% interval of ln(A/B) is above ln(1 + threshold). Exit 1 when A is slower on any computation.
 
   --cases <path>      case files or folders (default: cases/)
-  --op, --case, --shard   as for run
+  --op, --case, --shard, --time-limit, --memory-cap   as for run
   --threshold <x>     (default ${DEFAULT_GATE.threshold})
   --rounds <n>        (default ${DEFAULT_GATE.rounds})
   --processes <n>     (default ${GATE_PROCESSES})
@@ -361,6 +363,7 @@ async function compare(argv: string[]): Promise<number> {
     options: {
       cases: { type: 'string', multiple: true }, op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' },
       threshold: { type: 'string' }, rounds: { type: 'string' }, processes: { type: 'string' },
+      'time-limit': { type: 'string' }, 'memory-cap': { type: 'string' },
       report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -374,6 +377,8 @@ async function compare(argv: string[]): Promise<number> {
   announce(inputs, console.log);
   const [a, b] = enginesOf(inputs);
   const pairs: GatePair[] = inputs.cases.filter((c) => c.bench).flatMap((c) => computationsOf(c).map((computation) => ({ mode: 'compare' as const, c, computation, candidate: a, reference: b })));
+  // Fresh processes measure; this one's hosts only said who the implementations are.
+  await releaseAll(inputs);
   const { rows, skipped } = await runGate(pairs, inFreshProcesses(selectionArgs(chosen), options, processes, console.log), options.threshold);
   reportSkipped('compare', skipped);
   const summary: GateSummary = { mode: 'compare', regressions: [], stillFailing: [], rows, ok: !rows.some((r) => r.verdict === 'slower' || r.verdict === 'errored') };
@@ -430,6 +435,13 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
     process.exit(code);
   });
 }
+
+// An error nobody awaited is a harness error, never a silent exit 1 ("failures").
+process.on('unhandledRejection', (e) => {
+  killAllHosts();
+  console.error(safeLine(`convbench: harness error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`));
+  process.exit(2);
+});
 
 // Exit explicitly: a timer or handle an engine leaves behind must not keep the run alive.
 const code = await main(process.argv.slice(2));

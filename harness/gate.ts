@@ -1,5 +1,6 @@
 // The speed gate (DESIGN.md "Gate"). Absolute times mean nothing across machines, so a kernel is
-// timed interleaved with a reference engine in rounds, in one process; each round gives one
+// timed interleaved with a reference engine in rounds, in one measuring process (the kernel in its
+// host, which times each block itself, so the round trip never counts); each round gives one
 // ln(candidate / reference). Whichever engine goes second in a round runs in a different cache and
 // allocator state (measured: up to 19% apart), so rounds alternate the order and are averaged in
 // consecutive pairs, one of each order. The same JavaScript can also run at different speeds in

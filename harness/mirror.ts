@@ -6,9 +6,8 @@
 // so no second reference computation is needed. Max pooling is not linear: its inputs are negated
 // (every window's maximum moves) and reference64 computes the second answer (cheap for pooling).
 import type { Case } from './cases/load.ts';
-import type { References } from './check.ts';
 import type { Computation } from './invoke.ts';
-import type { Reference } from './oracles/reference64.ts';
+import type { Reference, References } from './oracles/reference64.ts';
 import type { Tensor } from './tensor.ts';
 
 export interface Mirror {
@@ -36,19 +35,25 @@ function scaledRefs(factors: Partial<Record<'y' | 'dx' | 'dw' | 'db', number>>) 
   };
 }
 
-/** Scaling by 2 or 4 stays exact while no value comes near the float32 range's top. */
-function small(...tensors: (Tensor | undefined)[]): boolean {
-  for (const t of tensors) for (const v of t?.data ?? []) if (Math.abs(v) > 2 ** 100 && Number.isFinite(v)) return false;
+/** Scaling by 2 or 4 stays exact while no input, output or partial sum comes near the float32 range's top. */
+function small(values: readonly (ArrayLike<number> | undefined)[]): boolean {
+  for (const data of values) {
+    for (let i = 0; i < (data?.length ?? 0); i++) {
+      const v = Math.abs(data?.[i] ?? 0);
+      if (v > 2 ** 100 && Number.isFinite(v)) return false;
+    }
+  }
   return true;
 }
 
 const times = (s: number): string => (s === -1 ? 'negated' : `times ${s}`);
 
-/** The second call of a computation. */
-export function mirrorOf(c: Case, computation: Computation): Mirror {
+/** The second call of a computation; `refs` are the first call's (they bound what scaling may reach). */
+export function mirrorOf(c: Case, computation: Computation, refs: References): Mirror {
   if (c.op === 'conv2d') {
     // With values near the top of the range, negation alone (always exact).
-    const exact = small(c.x, c.w, c.bias, c.dy);
+    const outputs = Object.values(refs).flatMap((r) => (r ? [r.value, r.absSum] : []));
+    const exact = small([c.x.data, c.w.data, c.bias?.data, c.dy.data, ...outputs]);
     const [sx, sw] = computation === 'forward' ? (exact ? [-1, 2] : [-1, 1]) : (exact ? [2, 4] : [1, 1]);
     if (computation === 'forward') {
       const sb = sx * sw;

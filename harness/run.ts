@@ -88,10 +88,19 @@ const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
  * pace (so a slow kernel never holds the others, and the cores stay busy). A kernel's call needs
  * no reference; its check waits for reference64 and for the oracles that agreed with it.
  */
+interface WorkItem {
+  c: Case;
+  computation: Computation;
+  refs: ReturnType<typeof later<References>>;
+  opponents: ReturnType<typeof later<Opponent[]>>;
+  oracleResults: CheckResult[];
+  implResults: CheckResult[];
+}
+
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const { cases, implementations, oracles } = options;
-  const work = cases.flatMap((c) => computationsOf(c).map((computation) => ({
-    c, computation, refs: later<References>(), opponents: later<Opponent[]>(), oracleResults: [] as CheckResult[], implResults: [] as CheckResult[],
+  const work: WorkItem[] = cases.flatMap((c) => computationsOf(c).map((computation) => ({
+    c, computation, refs: later<References>(), opponents: later<Opponent[]>(), oracleResults: [], implResults: [],
   })));
   const total = work.length * (implementations.length + oracles.length);
   let done = 0;
@@ -101,26 +110,34 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       const r = await checkImplementation(impl, item.c, item.computation, item.refs.promise, item.opponents.promise);
       item.implResults[i] = r;
       progress(r);
+      // Once every kernel has been checked on it, an item's references and opponents can go.
+      if (item.implResults.filter(Boolean).length === implementations.length) {
+        item.refs = later<References>();
+        item.opponents = later<Opponent[]>();
+      }
     }
   });
   const disagreements: Disagreement[] = [];
-  for (const item of work) {
-    // Let the hosts' replies in, so that each host gets its next call before this process is busy.
-    await breathe();
-    const refs = referenceOutputs(item.c, item.computation);
-    item.refs.set(refs);
-    const agreed: Opponent[] = [];
-    for (const oracle of oracles) {
+  const references = async () => {
+    for (const item of work) {
+      // Let the hosts' replies in, so that each host gets its next call before this process is busy.
       await breathe();
-      const { result, outputs } = await checkOracle(oracle, item.c, item.computation, refs);
-      item.oracleResults.push(result);
-      progress(result);
-      if (result.state === 'passed' && outputs) agreed.push({ name: oracle.name, outputs });
+      const refs = referenceOutputs(item.c, item.computation);
+      item.refs.set(refs);
+      const agreed: Opponent[] = [];
+      for (const oracle of oracles) {
+        await breathe();
+        const { result, outputs } = await checkOracle(oracle, item.c, item.computation, refs);
+        item.oracleResults.push(result);
+        progress(result);
+        if (result.state === 'passed' && outputs) agreed.push({ name: oracle.name, outputs });
+      }
+      await Promise.all(oracles.map((o) => o.release()));
+      item.opponents.set(agreed);
+      disagreements.push(...disagreementsOf(item.c, item.computation, item.oracleResults));
     }
-    await Promise.all(oracles.map((o) => o.release()));
-    item.opponents.set(agreed);
-    disagreements.push(...disagreementsOf(item.c, item.computation, item.oracleResults));
-  }
-  await Promise.all(kernels);
+  };
+  // Awaited together: an error in any lane ends the run at once (a harness error), never unhandled.
+  await Promise.all([references(), ...kernels]);
   return { results: work.flatMap((item) => [...item.oracleResults, ...item.implResults]), disagreements };
 }

@@ -14,7 +14,7 @@ const guarded = (out: Out): Out => (line) => out(safeLine(line));
 function safeResult(r: CheckResult): CheckResult {
   const base = { ...r, caseId: safe(r.caseId), subject: safe(r.subject) };
   switch (base.state) {
-    case 'errored': return { ...base, error: safe(base.error) };
+    case 'errored': return { ...base, error: safe(base.error), ...(base.stack ? { stack: base.stack.map(safe) } : {}) };
     case 'skipped': case 'n/a': return { ...base, reason: safe(base.reason) };
     case 'passed': case 'failed': return {
       ...base,

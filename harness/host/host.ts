@@ -98,8 +98,9 @@ export class KernelHost {
   /** Set as soon as the process is gone, before its failure is decided. */
   private gone = true;
   private nextId = 1;
-  /** The time limit of the request in flight (or of the startup), for the message. */
+  /** The time limit of the request in flight (or of the startup), for the message, and its deadline's number. */
   private limitMs = 0;
+  private deadlineSeq = 0;
   /** How many times this host has been started. */
   starts = 0;
 
@@ -131,13 +132,13 @@ export class KernelHost {
     child.on('error', (e) => this.fail(child, new HostFailure('failed to start', `cannot start ${file}: ${e.message}`)));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     if (child.pid !== undefined) {
-      watch(child.pid, this.limits.memoryCapBytes, (v) => this.onWatchdog(child, v));
+      watch(child.pid, this.limits.memoryCapBytes, (v, seq) => this.onWatchdog(child, v, seq));
       this.limitMs = this.limits.startupMs;
-      deadline(child.pid, this.limits.startupMs);
+      this.deadlineSeq = deadline(child.pid, this.limits.startupMs);
     }
     return new Promise<Hello>((resolve, reject) => {
       this.helloWaiter = {
-        resolve: (h) => { if (child.pid !== undefined) deadline(child.pid, 0); resolve(h); },
+        resolve: (h) => { if (child.pid !== undefined) this.deadlineSeq = deadline(child.pid, undefined); resolve(h); },
         reject,
       };
     });
@@ -155,11 +156,11 @@ export class KernelHost {
     const id = this.nextId++;
     const pid = child.pid ?? 0;
     this.limitMs = timeLimitMs;
-    deadline(pid, timeLimitMs);
+    this.deadlineSeq = deadline(pid, timeLimitMs);
     return new Promise<Reply>((resolve, reject) => {
       this.waiter = {
         id, maxElements: replyElements,
-        resolve: (r) => { deadline(pid, 0); this.waiter = undefined; resolve(r); },
+        resolve: (r) => { this.deadlineSeq = deadline(pid, undefined); this.waiter = undefined; resolve(r); },
         reject: (e) => { this.waiter = undefined; reject(e); },
       };
       for (const b of encode({ ...header, id }, tensors)) child.stdin?.write(b);
@@ -179,10 +180,14 @@ export class KernelHost {
     this.kill();
   }
 
-  /** Kills the host's whole process group. */
+  /** Kills the host's whole process group; a request still waiting fails. */
   kill(): void {
     const child = this.child;
     if (!child) return;
+    const waiting = [this.helloWaiter, this.waiter];
+    this.helloWaiter = undefined;
+    this.waiter = undefined;
+    for (const w of waiting) w?.reject(new HostFailure('crashed', 'the host was stopped by the harness'));
     if (child.pid !== undefined) forget(child.pid);
     this.child = undefined;
     this.reader = undefined;
@@ -218,22 +223,24 @@ export class KernelHost {
   }
 
   /** The watchdog's word: past the memory cap or the hard deadline (killed), or the deadline (check first). */
-  private onWatchdog(child: ChildProcess, v: Verdict): void {
+  private onWatchdog(child: ChildProcess, v: Verdict, seq: number): void {
+    // A verdict about a deadline that has since been met or replaced is stale (except the memory cap's).
+    if (v !== 'memory' && seq !== this.deadlineSeq) return;
     const starting = this.helloWaiter !== undefined;
     const timedOut = new HostFailure('timed out', starting ? `no handshake within ${formatSeconds(this.limitMs)}` : `timed out after ${formatSeconds(this.limitMs)}`);
     if (v === 'memory') { this.fail(child, new HostFailure('out of memory', `out of memory (cap ${formatBytes(this.limits.memoryCapBytes)})`)); return; }
     if (v === 'time') { this.fail(child, timedOut); return; }
     // The deadline passed, but this thread may have been busy: a reply already in the pipe is read first.
-    const id = this.waiter?.id;
     setTimeout(() => {
-      if (child === this.child && (starting ? this.helloWaiter !== undefined : this.waiter !== undefined && this.waiter.id === id)) this.fail(child, timedOut);
+      if (child === this.child && seq === this.deadlineSeq) this.fail(child, timedOut);
     }, 20);
   }
 
   /** Why the host ended, from its exit and its last words. */
   private exitFailure(code: number | null, signal: NodeJS.Signals | null): HostFailure {
     const tail = tailOf(this.log);
-    if (/heap out of memory|allocation failed|Reached heap limit|MemoryError/i.test(tail)) {
+    // What the log says counts only for a host that died abnormally (a kernel may print anything).
+    if ((signal !== null || code === 134) && /heap out of memory|allocation failed|Reached heap limit/i.test(tail)) {
       return new HostFailure('out of memory', `out of memory (cap ${formatBytes(this.limits.memoryCapBytes)})`);
     }
     const last = tail.split('\n').map((l) => l.trim()).filter((l) => l && !/^Node\.js v\d/.test(l) && l !== '^').slice(-3).join(' | ').slice(-600);
@@ -256,11 +263,11 @@ export class KernelHost {
   /** Kills the host, and fails whoever was waiting. */
   private fail(child: ChildProcess, failure: HostFailure): void {
     if (child !== this.child) return;
-    this.kill();
     const hello = this.helloWaiter;
     const waiter = this.waiter;
     this.helloWaiter = undefined;
     this.waiter = undefined;
+    this.kill();
     hello?.reject(failure);
     waiter?.reject(failure);
   }

@@ -166,9 +166,9 @@ async function answer(impl: Implementation, h: Record<string, unknown>, tensors:
       const out = outputOf(values.get(name), name, shape);
       if (typeof out === 'string') { violations.push(out); continue; }
       const aliased = tensors.find((t) => t.data.buffer === out.data.buffer);
-      if (aliased) violations.push(`output ${name} shares its buffer with input ${aliased.name}`);
+      if (aliased) violations.push(`${name} shares its buffer with input ${aliased.name}`);
       const twin = outputs.find((o) => o.data.buffer === out.data.buffer);
-      if (twin) violations.push(`outputs ${twin.name} and ${name} share one buffer`);
+      if (twin) violations.push(`${name} shares one buffer with output ${twin.name}`);
       outputs.push(out);
     }
     send({ type: 'result', id, kernelMs, violations }, [...outputs, ...tensors]);

@@ -150,8 +150,8 @@ export function parseReply(h: Record<string, unknown>, tensors: Frame[], id: num
   if (h.id !== id) throw new ProtocolError(`a reply for request ${JSON.stringify(h.id)?.slice(0, 20)} while request ${id} was waiting`);
   switch (h.type) {
     case 'result': {
-      const kernelMs = typeof h.kernelMs === 'number' && Number.isFinite(h.kernelMs) && h.kernelMs >= 0 ? h.kernelMs : Number.NaN;
-      return { type: 'result', id, kernelMs, tensors, violations: strings(h.violations, 16) };
+      if (!(typeof h.kernelMs === 'number' && Number.isFinite(h.kernelMs) && h.kernelMs >= 0)) throw new ProtocolError('"kernelMs" must be a finite time >= 0');
+      return { type: 'result', id, kernelMs: h.kernelMs, tensors, violations: strings(h.violations, 16) };
     }
     case 'timed': {
       const samples = Array.isArray(h.samplesMs) ? h.samplesMs : [];

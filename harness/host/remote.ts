@@ -115,7 +115,7 @@ export class RemoteImplementation {
     const result: Outputs = {};
     for (const o of outputs) {
       const t = got.get(o.name);
-      if (!t) { if (!violations.some((v) => v.problem.includes(o.name))) violations.push({ tensor: o.name, problem: `the host returned no ${o.name} (expected shape ${formatShape(o.shape)} in ${this.layout})` }); continue; }
+      if (!t) { if (!violations.some((v) => v.tensor === o.name)) violations.push({ tensor: o.name, problem: `the host returned no ${o.name} (expected shape ${formatShape(o.shape)} in ${this.layout})` }); continue; }
       if (formatShape(t.shape) !== formatShape(o.shape)) {
         violations.push({ tensor: o.name, problem: `${o.name} has shape ${formatShape(t.shape)}, expected ${formatShape(o.shape)} in ${this.layout}` });
         continue;

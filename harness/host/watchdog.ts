@@ -21,8 +21,8 @@ const PAGE = 4096, POLL_MS = 25, GROUP_EVERY = 8;
 const watched = new Map();
 let parent = 0, tick = 0;
 parentPort.on('message', (m) => {
-  if (m.type === 'watch') watched.set(m.pid, { cap: m.cap, soft: 0, hard: 0 });
-  else if (m.type === 'deadline') { const w = watched.get(m.pid); if (w) { w.soft = m.soft; w.hard = m.hard; } }
+  if (m.type === 'watch') watched.set(m.pid, { cap: m.cap, soft: 0, hard: 0, seq: 0 });
+  else if (m.type === 'deadline') { const w = watched.get(m.pid); if (w) { w.soft = m.soft; w.hard = m.hard; w.seq = m.seq; } }
   else if (m.type === 'forget') watched.delete(m.pid);
   else if (m.type === 'parent') parent = m.ppid;
 });
@@ -57,41 +57,50 @@ setInterval(() => {
     else if ((sizes ? sizes.get(pid) || 0 : rss(pid)) > w.cap) verdict = 'memory';
     if (verdict) {
       watched.delete(pid);
-      parentPort.postMessage({ pid, verdict });
+      parentPort.postMessage({ pid, verdict, seq: w.seq });
       kill(pid);
     } else if (w.soft && now > w.soft) {
       w.soft = 0;
-      parentPort.postMessage({ pid, verdict: 'expired' });
+      parentPort.postMessage({ pid, verdict: 'expired', seq: w.seq });
     }
   }
 }, POLL_MS);
 `;
 
 let worker: Worker | undefined;
-const listeners = new Map<number, (v: Verdict) => void>();
+const listeners = new Map<number, (v: Verdict, seq: number) => void>();
 
 function thread(): Worker {
   if (!worker) {
     worker = new Worker(SOURCE, { eval: true });
-    worker.on('message', (m: { pid: number; verdict: Verdict }) => listeners.get(m.pid)?.(m.verdict));
+    worker.on('message', (m: { pid: number; verdict: Verdict; seq: number }) => listeners.get(m.pid)?.(m.verdict, m.seq));
     worker.unref();
     worker.postMessage({ type: 'parent', ppid: process.ppid });
   }
   return worker;
 }
 
-/** Watches the host `pid` (a process group leader) against `capBytes`; `onVerdict` hears why. */
-export function watch(pid: number, capBytes: number, onVerdict: (v: Verdict) => void): void {
+/** Watches the host `pid` (a process group leader) against `capBytes`; `onVerdict` hears why, and for which deadline. */
+export function watch(pid: number, capBytes: number, onVerdict: (v: Verdict, seq: number) => void): void {
   listeners.set(pid, onVerdict);
   const w = thread();
   w.ref();
   w.postMessage({ type: 'watch', pid, cap: capBytes });
 }
 
-/** The time of the call `pid` computes is up at `limitMs` from now (0: no call in flight). */
-export function deadline(pid: number, limitMs: number): void {
+let sequence = 0;
+
+/**
+ * The time of the call `pid` computes is up at `limitMs` from now; `undefined`: no call in flight.
+ * Returns the deadline's number, which every verdict about it carries (a verdict about an earlier
+ * deadline is stale).
+ */
+export function deadline(pid: number, limitMs: number | undefined): number {
+  if (limitMs !== undefined && !(limitMs > 0 && Number.isFinite(limitMs))) throw new RangeError(`a time limit must be a finite number of ms > 0, got ${limitMs}`);
   const now = Date.now();
-  worker?.postMessage({ type: 'deadline', pid, soft: limitMs ? now + limitMs : 0, hard: limitMs ? now + 2 * limitMs + 30_000 : 0 });
+  const seq = ++sequence;
+  worker?.postMessage({ type: 'deadline', pid, seq, soft: limitMs ? now + limitMs : 0, hard: limitMs ? now + 2 * limitMs + 30_000 : 0 });
+  return seq;
 }
 
 export function forget(pid: number): void {

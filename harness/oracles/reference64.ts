@@ -2,6 +2,7 @@
 // output element (unlike the scatter-style `naive` kernels, so the two are independent). Besides
 // each value it yields what the tolerance model needs: sum |terms| and the rounding count n of gamma_n.
 import { avgPoolDivisor, type Conv2dGeometry, type Pool2dGeometry } from '../geometry.ts';
+import type { OutputName } from '../cases/load.ts';
 import type { Tensor } from '../tensor.ts';
 
 /** One reference tensor: exact-ish values plus, per element, sum |term| and the rounding count. */
@@ -11,6 +12,9 @@ export interface Reference {
   absSum: Float64Array;
   rounds: Uint32Array;
 }
+
+/** reference64's outputs of one computation, by name. */
+export type References = Partial<Record<OutputName, Reference>>;
 
 function reference(shape: number[]): Reference {
   const n = shape.reduce((a, b) => a * b, 1);
