@@ -1,5 +1,7 @@
 // Timing every engine (implementations and oracles) on a case's computation, on equal footing:
-// inputs prepared and converted before timing, outputs consumed, the same data for everyone.
+// inputs prepared and converted before timing, outputs consumed, the same data for everyone. The
+// oracles run in this process under tinybench; each implementation is timed inside its kernel host,
+// around the kernel call alone, so that the protocol's round trip never counts as kernel time.
 import { Bench } from 'tinybench';
 import type { Case } from './cases/load.ts';
 import type { SubjectKind } from './check.ts';

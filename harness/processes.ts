@@ -1,7 +1,7 @@
 // Measuring in fresh processes. The same JavaScript can run at different speeds in different
 // processes, so timings and gate rounds are measured by children started like this one (same Node
-// flags, environment and GLIBC_TUNABLES): the parent writes a plan on the child's stdin, the child
-// prints JSON on stdout and its progress on the shared stderr.
+// flags, environment and GLIBC_TUNABLES), each with kernel hosts of its own: the parent writes a
+// plan on the child's stdin, the child prints JSON on stdout and its progress on the shared stderr.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -98,7 +98,8 @@ export const readPlan = (): RoundsPlan => parsePlan(readFileSync(0, 'utf8'));
 /**
  * Parent side: a Measure that measures the pairs in `processes` fresh processes, one after
  * another (never two at once: they would compete for the cores), each given the same selection
- * `args` as this run. A pair that could not run in any process is skipped with that reason.
+ * `args` as this run. A pair that errored in any process (or whose process died) is errored; one
+ * that could not run (n/a) is skipped with that reason; rounds only when every process gave them.
  */
 export function inFreshProcesses(args: readonly string[], options: GateOptions, processes: number, log: (line: string) => void): Measure {
   let batch = 0;

@@ -116,7 +116,7 @@ export function enginesOf(inputs: Inputs): Engine[] {
   return [...inputs.implementations.map(implementationEngine), ...inputs.oracles.map(oracleEngine)];
 }
 
-/** Times every engine on every bench case's computations, in this process. */
+/** Times every engine on every bench case's computations: the oracles here, each kernel in its host. */
 export async function timeAll(inputs: Inputs, options: BenchOptions = DEFAULT_BENCH): Promise<Timing[]> {
   const engines = enginesOf(inputs);
   const work = inputs.cases.filter((c) => c.bench).flatMap((c) => computationsOf(c).map((computation) => ({ c, computation })));
