@@ -82,12 +82,7 @@ function later<T>(): { promise: Promise<T>; set(v: T): void } {
 
 const breathe = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/**
- * Every case's computations, pipelined: this process computes reference64 and runs the oracles,
- * one computation after another, while each kernel host works through the same list at its own
- * pace (so a slow kernel never holds the others, and the cores stay busy). A kernel's call needs
- * no reference; its check waits for reference64 and for the oracles that agreed with it.
- */
+/** One computation of one case, and what the lanes tell each other about it. */
 interface WorkItem {
   c: Case;
   computation: Computation;
@@ -97,6 +92,12 @@ interface WorkItem {
   implResults: CheckResult[];
 }
 
+/**
+ * Every case's computations, pipelined: this process computes reference64 and runs the oracles,
+ * one computation after another, while each kernel host works through the same list at its own
+ * pace (so a slow kernel never holds the others, and the cores stay busy). A kernel's call needs
+ * no reference; its check waits for reference64 and for the oracles that agreed with it.
+ */
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const { cases, implementations, oracles } = options;
   const work: WorkItem[] = cases.flatMap((c) => computationsOf(c).map((computation) => ({

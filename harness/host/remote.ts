@@ -80,10 +80,13 @@ export class RemoteImplementation {
     return turn;
   }
 
-  private header(c: Case, computation: Computation): { header: Record<string, unknown>; frames: Frame[]; outputs: { name: string; shape: number[] }[] } {
+  /** A request's header, its frames, the outputs it expects (in the kernel's layout), and how many elements the reply may carry. */
+  private header(c: Case, computation: Computation): { header: Record<string, unknown>; frames: Frame[]; outputs: { name: string; shape: number[] }[]; expectedElements: number } {
     const frames = framesOf(c, computation, this.layout);
     const outputs = outputShapes(c, computation).map((o) => ({ name: o.name, shape: shapeIn(o.name, o.shape, this.layout) }));
-    return { header: { op: methodOf(c.op, computation), geometry: c.geometry, outputs }, frames, outputs };
+    // The reply carries the outputs and then every input back.
+    const expectedElements = outputs.reduce((n, o) => n + sizeOf(o.shape), 0) + frames.reduce((n, f) => n + f.data.length, 0);
+    return { header: { op: methodOf(c.op, computation), geometry: c.geometry, outputs }, frames, outputs, expectedElements };
   }
 
   private timeLimitOf(c: Case): number {
@@ -92,8 +95,7 @@ export class RemoteImplementation {
 
   /** One call, checked; every failure of the kernel or its host is an outcome, never a throw. */
   async call(c: Case, computation: Computation): Promise<CallOutcome> {
-    const { header, frames, outputs } = this.header(c, computation);
-    const expectedElements = outputs.reduce((n, o) => n + sizeOf(o.shape), 0) + frames.reduce((n, f) => n + f.data.length, 0);
+    const { header, frames, outputs, expectedElements } = this.header(c, computation);
     const t0 = performance.now();
     let reply;
     try {
@@ -131,8 +133,7 @@ export class RemoteImplementation {
    * host to time the kernel alone. A failure of the host while timed throws its HostFailure.
    */
   prepare(c: Case, computation: Computation): Prepared {
-    const { header, frames, outputs } = this.header(c, computation);
-    const expectedElements = outputs.reduce((n, o) => n + sizeOf(o.shape), 0) + frames.reduce((n, f) => n + f.data.length, 0);
+    const { header, frames, expectedElements } = this.header(c, computation);
     let callMs = 0;
     const raise = (what: string, r: { type: string; error?: string; reason?: string }): never => {
       throw new Error(`${what}: ${r.type === 'error' ? r.error : r.type === 'declined' ? `declined: ${r.reason}` : `a "${r.type}" reply`}`);
