@@ -1,5 +1,6 @@
 // The Node kernel host: a child process that loads one implementation module (built-in or a
-// user's .ts / .js file) and serves the host protocol (docs/host-protocol.md) on stdin/stdout.
+// user's .ts / .js file) and serves the host protocol (docs/host-protocol.md): requests on stdin,
+// replies on fd 3.
 // Whatever the kernel does (loops, exits, writes into its inputs, prints) happens here, not in the
 // harness. This side only reports; the harness checks.
 //
@@ -34,7 +35,7 @@ new Worker(`
   }, 500);
 `, { eval: true }).unref();
 
-/** Samples one \`time\` reply may carry (its header stays far below the protocol's 1 MiB). */
+/** Samples one `time` reply may carry (its header stays far below the protocol's 1 MiB). */
 const MAX_SAMPLES = 20_000;
 
 class LoadError extends Error {}
