@@ -2,6 +2,7 @@
 // gamma_n * sum|t_i| of the exact value (Higham), gamma_n = n*u / (1 - n*u), u = 2^-24. Two float32
 // results may differ by the sum of their bounds. Non-finite values compare exactly.
 import type { Reference } from './oracles/reference64.ts';
+import type { Layout } from './layout.ts';
 import { unravel } from './tensor.ts';
 
 export const UNIT_ROUNDOFF_F32 = 2 ** -24;
@@ -120,11 +121,12 @@ export function compareTensor(
   return { ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: worst.slice(0, KEEP_MISMATCHES) };
 }
 
-/** Axis names of a tensor role, for naming an element: (n, c, y, x), (o, i, ky, kx), (o). */
-export function axisNames(tensor: string, rank: number): string[] {
-  if (tensor === 'dw' || tensor === 'w') return ['o', 'i', 'ky', 'kx'];
+/** Axis names of a tensor role, for naming an element: (n, c, y, x), (o, i, ky, kx), (o); in NHWC (n, y, x, c), (ky, kx, i, o). */
+export function axisNames(tensor: string, rank: number, layout: Layout = 'NCHW'): string[] {
+  if (tensor === 'dw' || tensor === 'w') return layout === 'NCHW' ? ['o', 'i', 'ky', 'kx'] : ['ky', 'kx', 'i', 'o'];
   if (tensor === 'db' || tensor === 'bias') return ['o'];
-  return rank === 4 ? ['n', 'c', 'y', 'x'] : Array.from({ length: rank }, (_, i) => `d${i}`);
+  if (rank !== 4) return Array.from({ length: rank }, (_, i) => `d${i}`);
+  return layout === 'NCHW' ? ['n', 'c', 'y', 'x'] : ['n', 'y', 'x', 'c'];
 }
 
 export function formatMismatch(tensor: string, m: Mismatch): string {

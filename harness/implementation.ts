@@ -1,6 +1,7 @@
 // The public implementation contract (DESIGN.md "The implementation contract").
 import type { Conv2dGeometry, Pool2dGeometry } from './geometry.ts';
 import { isRecord } from './guards.ts';
+import { CONTRACT_OPS } from './host/protocol.ts';
 import type { Layout } from './layout.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -25,7 +26,7 @@ export function defineImplementation<T extends Implementation>(impl: T): T {
   return impl;
 }
 
-const OPS = ['conv2d', 'conv2dBackward', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward'] as const;
+const OPS = CONTRACT_OPS;
 
 /** Checks that a loaded module's value satisfies the contract; returns why not, or undefined. */
 export function implementationProblem(value: unknown): string | undefined {

@@ -3,7 +3,9 @@
 import type { Case, OutputName } from './cases/load.ts';
 import { convOutputShape, poolOutputShape } from './geometry.ts';
 import type { ContractOp, Frame } from './host/protocol.ts';
-import { activationFromNchw, activationToNchw, type Layout, weightsFromOihw, weightsToOihw } from './layout.ts';
+import {
+  activationFromNchw, activationShapeFromNchw, activationToNchw, type Layout, weightShapeFromOihw, weightsFromOihw, weightsToOihw,
+} from './layout.ts';
 import type { Tensor } from './tensor.ts';
 
 export const COMPUTATIONS = ['forward', 'backward'] as const;
@@ -16,6 +18,12 @@ export const OUTPUTS: Record<Computation, Record<Case['op'], OutputName[]>> = {
   backward: { conv2d: ['dx', 'dw', 'db'], maxpool2d: ['dx'], avgpool2d: ['dx'] },
 };
 
+/** The inputs of each computation, in the contract method's order (conv2d's bias may be absent). */
+export const INPUTS: Record<Computation, Record<Case['op'], InputName[]>> = {
+  forward: { conv2d: ['x', 'w', 'bias'], maxpool2d: ['x'], avgpool2d: ['x'] },
+  backward: { conv2d: ['x', 'w', 'dy'], maxpool2d: ['x', 'dy'], avgpool2d: ['x', 'dy'] },
+};
+
 /** A call an engine has made ready: `call()` does only the work and returns its raw result. */
 export interface Prepared {
   call(): Promise<unknown>;
@@ -26,6 +34,12 @@ export interface Prepared {
    * the kernel alone, so that the round trip never counts as kernel time.
    */
   measure?(options: { warmup: number; iterations: number; minMs: number }): Promise<number[]>;
+}
+
+/** The op and computation a contract method computes (methodOf's inverse). */
+export function computationOf(method: ContractOp): { op: Case['op']; computation: Computation } {
+  const base = method.replace(/Backward$/, '');
+  return { op: base === 'conv2d' ? 'conv2d' : base === 'maxPool2d' ? 'maxpool2d' : 'avgpool2d', computation: method.endsWith('Backward') ? 'backward' : 'forward' };
 }
 
 /** The contract method a computation of an op calls. */
@@ -47,11 +61,11 @@ export function fromLayout(name: string, t: Tensor, layout: Layout): Tensor {
 
 /** The inputs of a computation, in contract order, canonical. */
 export function canonicalInputs(c: Case, computation: Computation): { name: InputName; tensor: Tensor }[] {
-  if (c.op === 'conv2d') {
-    if (computation === 'backward') return [{ name: 'x', tensor: c.x }, { name: 'w', tensor: c.w }, { name: 'dy', tensor: c.dy }];
-    return [{ name: 'x', tensor: c.x }, { name: 'w', tensor: c.w }, ...(c.bias ? [{ name: 'bias' as const, tensor: c.bias }] : [])];
-  }
-  return computation === 'forward' ? [{ name: 'x', tensor: c.x }] : [{ name: 'x', tensor: c.x }, { name: 'dy', tensor: c.dy }];
+  const tensors: Record<InputName, Tensor | undefined> = { x: c.x, dy: c.dy, w: c.op === 'conv2d' ? c.w : undefined, bias: c.op === 'conv2d' ? c.bias : undefined };
+  return INPUTS[computation][c.op].flatMap((name) => {
+    const tensor = tensors[name];
+    return tensor ? [{ name, tensor }] : [];
+  });
 }
 
 /** The canonical shape of each output of a computation. */
@@ -66,9 +80,7 @@ export function outputShapes(c: Case, computation: Computation): { name: OutputN
 
 /** A canonical shape as it is in `layout`. */
 export function shapeIn(name: string, shape: readonly number[], layout: Layout): number[] {
-  if (layout === 'NCHW' || shape.length !== 4) return [...shape];
-  const [a, b, c, d] = shape;
-  return isWeight(name) ? [c, d, b, a] : [a, c, d, b];
+  return isWeight(name) ? weightShapeFromOihw(shape, layout) : activationShapeFromNchw(shape, layout);
 }
 
 /** The frames a kernel in `layout` receives for a computation (the case's own arrays when NCHW). */

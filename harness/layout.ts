@@ -20,10 +20,23 @@ export function permute4(t: Tensor, perm: readonly [number, number, number, numb
   return { shape, data: out };
 }
 
-export const nhwcToNchw = (t: Tensor): Tensor => permute4(t, [0, 3, 1, 2]);
-export const nchwToNhwc = (t: Tensor): Tensor => permute4(t, [0, 2, 3, 1]);
-export const hwioToOihw = (t: Tensor): Tensor => permute4(t, [3, 2, 0, 1]);
-export const oihwToHwio = (t: Tensor): Tensor => permute4(t, [2, 3, 1, 0]);
+type Perm = readonly [number, number, number, number];
+const NHWC_TO_NCHW: Perm = [0, 3, 1, 2];
+const NCHW_TO_NHWC: Perm = [0, 2, 3, 1];
+const HWIO_TO_OIHW: Perm = [3, 2, 0, 1];
+const OIHW_TO_HWIO: Perm = [2, 3, 1, 0];
+
+export const nhwcToNchw = (t: Tensor): Tensor => permute4(t, NHWC_TO_NCHW);
+export const nchwToNhwc = (t: Tensor): Tensor => permute4(t, NCHW_TO_NHWC);
+export const hwioToOihw = (t: Tensor): Tensor => permute4(t, HWIO_TO_OIHW);
+export const oihwToHwio = (t: Tensor): Tensor => permute4(t, OIHW_TO_HWIO);
+
+/** Shapes, permuted the same way as the tensors above (a shape that is not rank 4 stays as it is). */
+const permuteShape = (s: readonly number[], perm: Perm): number[] => (s.length === 4 ? perm.map((p) => s[p]) : [...s]);
+export const activationShapeToNchw = (s: readonly number[], layout: Layout): number[] => (layout === 'NCHW' ? [...s] : permuteShape(s, NHWC_TO_NCHW));
+export const activationShapeFromNchw = (s: readonly number[], layout: Layout): number[] => (layout === 'NCHW' ? [...s] : permuteShape(s, NCHW_TO_NHWC));
+export const weightShapeToOihw = (s: readonly number[], layout: Layout): number[] => (layout === 'NCHW' ? [...s] : permuteShape(s, HWIO_TO_OIHW));
+export const weightShapeFromOihw = (s: readonly number[], layout: Layout): number[] => (layout === 'NCHW' ? [...s] : permuteShape(s, OIHW_TO_HWIO));
 
 /** Activations (x, y, dx, dy) from `layout` into NCHW, and back. */
 export function activationToNchw(t: Tensor, layout: Layout): Tensor {

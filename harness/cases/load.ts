@@ -12,7 +12,7 @@ import {
   type Pool2dGeometry, poolOutputShape,
 } from '../geometry.ts';
 import { isRecord } from '../guards.ts';
-import { activationToNchw, type Layout, weightsToOihw } from '../layout.ts';
+import { activationShapeFromNchw, activationShapeToNchw, activationToNchw, type Layout, weightShapeToOihw, weightsToOihw } from '../layout.ts';
 import { formatShape, sameShape, sizeOf, type Tensor } from '../tensor.ts';
 import { fnv1a, generate, type Generator } from './generate.ts';
 import type { Nested, RawAttributes, RawCase, RawExpected, RawPadding, RawPair, RawTensor } from './raw.ts';
@@ -325,8 +325,6 @@ function planTensor(spec: RawTensor, path: Path, loc: Locator, seedKey: string):
 }
 
 /** Shapes in canonical order before any data exists, permuted as layout.ts permutes data. */
-const nchwShape = (s: number[], layout: Layout): number[] => (layout === 'NCHW' ? s : [s[0], s[3], s[1], s[2]]);
-const oihwShape = (s: number[], layout: Layout): number[] => (layout === 'NCHW' ? s : [s[3], s[2], s[0], s[1]]);
 
 const fmtPair = (a: number, b: number) => (a === b ? `${a}` : `${a}x${b}`);
 
@@ -394,7 +392,7 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   const seedBase = `${name}${seedNote}`;
   const px = plan(inputs.x, at('inputs', 'x'), `${seedBase}/x`);
   if (px.shape.length !== 4) throw fail(at('inputs', 'x'), `x must have rank 4 (${layout}), got shape ${formatShape(px.shape)}`);
-  const xShape = nchwShape(px.shape, layout);
+  const xShape = activationShapeToNchw(px.shape, layout);
   const strides = pair(attrs.strides);
   const dilations = pair(attrs.dilations);
   const pad = padding(attrs.padding);
@@ -405,7 +403,7 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
     if (part.op === 'conv2d') {
       const w = plan(part.w, at('inputs', 'w'), `${seedBase}/w`);
       if (w.shape.length !== 4) throw fail(at('inputs', 'w'), `w must have rank 4 (${layout === 'NCHW' ? 'OIHW' : 'HWIO'}), got ${formatShape(w.shape)}`);
-      const geometry = conv2dGeometry(xShape, oihwShape(w.shape, layout), { strides, dilations, padding: pad, groups: attrs.groups });
+      const geometry = conv2dGeometry(xShape, weightShapeToOihw(w.shape, layout), { strides, dilations, padding: pad, groups: attrs.groups });
       let bias: Planned | undefined;
       if (inputs.bias !== undefined) {
         bias = plan(inputs.bias, at('inputs', 'bias'), `${seedBase}/bias`);
@@ -428,7 +426,7 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   }
 
   const outShape = built.op === 'conv2d' ? convOutputShape(built.geometry) : poolOutputShape(built.geometry);
-  const outLayoutShape = (nchw: number[]) => (layout === 'NCHW' ? nchw : [nchw[0], nchw[2], nchw[3], nchw[1]]);
+  const outLayoutShape = (nchw: number[]) => activationShapeFromNchw(nchw, layout);
   if (tooLarge(outShape)) {
     throw fail(base, `its output y (and dy) would have shape ${formatShape(outLayoutShape(outShape))}, ` +
       `${sizeOf(outShape)} elements${beyond(limits, 'maxElementsPerTensor')}`);

@@ -9,8 +9,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { consume } from '../bench.ts';
 import { isRecord } from '../guards.ts';
 import { type Implementation, implementationProblem, isImplementation } from '../implementation.ts';
+import { computationOf, INPUTS, OUTPUTS } from '../invoke.ts';
 import {
   CONTRACT_OPS, type ContractOp, encode, type Frame, isContractOp, MessageReader, NODE_PROTOCOL_FD, PROTOCOL, PROTOCOL_VERSION,
 } from './protocol.ts';
@@ -60,13 +62,8 @@ async function load(spec: string): Promise<Implementation> {
 
 /** The contract method's arguments for an op, from the request's tensors and geometry. */
 function argumentsOf(op: ContractOp, t: Map<string, Frame>, g: unknown): unknown[] {
-  const tensor = (name: string) => t.get(name);
-  switch (op) {
-    case 'conv2d': return [tensor('x'), tensor('w'), tensor('bias'), g];
-    case 'conv2dBackward': return [tensor('x'), tensor('w'), tensor('dy'), g];
-    case 'maxPool2d': case 'avgPool2d': return [tensor('x'), g];
-    default: return [tensor('x'), tensor('dy'), g];
-  }
+  const { op: caseOp, computation } = computationOf(op);
+  return [...INPUTS[computation][caseOp].map((name) => t.get(name)), g];
 }
 
 /** Checks one returned value against the expected output; returns the tensor or why not. */
@@ -85,23 +82,13 @@ function outputOf(v: unknown, name: string, shape: readonly number[]): Frame | s
   return { name, shape: [...shape], data: v.data };
 }
 
-const OUTPUT_NAMES: Record<ContractOp, string[]> = {
-  conv2d: ['y'], conv2dBackward: ['dx', 'dw', 'db'], maxPool2d: ['y'], maxPool2dBackward: ['dx'], avgPool2d: ['y'], avgPool2dBackward: ['dx'],
-};
-
 /** The raw result as named values: a tensor for one output, a { dx, dw, db } record for conv backward. */
 function named(op: ContractOp, raw: unknown): Map<string, unknown> {
-  const names = OUTPUT_NAMES[op];
+  const { op: caseOp, computation } = computationOf(op);
+  const names = OUTPUTS[computation][caseOp];
   if (names.length === 1) return new Map([[names[0], raw]]);
   return new Map(names.map((n) => [n, isRecord(raw) ? raw[n] : undefined]));
 }
-
-/** Keeps timed results observable, so no call's work is dead. */
-export let sink = 0;
-const consume = (v: unknown): void => {
-  if (isRecord(v) && v.data instanceof Float32Array) sink += v.data.length ? v.data[0] : 0;
-  else if (isRecord(v)) for (const x of Object.values(v)) consume(x);
-};
 
 async function serve(impl: Implementation): Promise<void> {
   const ops = CONTRACT_OPS.filter((op) => typeof impl[op] === 'function');

@@ -2,6 +2,7 @@
 // float32 frames. Shared by the harness (parent) and its Node host (child); nothing here trusts the
 // other side: every header is parsed into a checked shape, every frame size is bounded.
 import { isRecord } from '../guards.ts';
+import { sizeOf } from '../tensor.ts';
 
 export const PROTOCOL = 'convbench-host';
 export const PROTOCOL_VERSION = 1;
@@ -28,8 +29,6 @@ export type Reply =
 /** A name the reports can show as it is: letters, digits and . _ - + (1-64 characters). */
 export const NAME_PATTERN = /^[A-Za-z0-9._+-]{1,64}$/;
 
-const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
 /** One message: the header line, then each tensor's bytes in order. */
 export function encode(header: Record<string, unknown>, tensors: readonly Frame[] = []): Buffer[] {
   const specs = tensors.map((t) => ({ name: t.name, shape: t.shape }));
@@ -49,7 +48,7 @@ function frameSpecs(v: unknown, maxElements: number): FrameSpec[] {
     }
     const shape = t.shape.map((d) => (typeof d === 'number' && Number.isInteger(d) && d >= 0 ? d : Number.NaN));
     if (shape.some(Number.isNaN)) throw new ProtocolError(`tensors[${i}] ("${t.name.slice(0, 40)}") has a shape that is not a list of integers >= 0`);
-    total += elements(shape);
+    total += sizeOf(shape);
     if (!(total <= maxElements)) throw new ProtocolError(`tensors claim ${total} elements, more than the ${maxElements} this message can carry`);
     return { name: t.name, shape };
   });
@@ -99,7 +98,7 @@ export class MessageReader {
       }
       if (!isRecord(header)) throw new ProtocolError(`not a protocol message: ${JSON.stringify(line.slice(0, 120))}`);
       const specs = frameSpecs(header.tensors, this.maxElements());
-      this.pending = { header, specs, bytes: 4 * specs.reduce((n, s) => n + elements(s.shape), 0) };
+      this.pending = { header, specs, bytes: 4 * specs.reduce((n, s) => n + sizeOf(s.shape), 0) };
     }
     const p = this.pending;
     if (this.buffered < p.bytes) return undefined;
@@ -107,7 +106,7 @@ export class MessageReader {
     const body = this.take(p.bytes);
     let offset = 0;
     const tensors = p.specs.map((s) => {
-      const n = elements(s.shape);
+      const n = sizeOf(s.shape);
       // A copy: aligned, and owned by the receiver.
       const data = new Float32Array(n);
       new Uint8Array(data.buffer).set(body.subarray(offset, offset + 4 * n));

@@ -3,6 +3,7 @@
 // else reads it: the inputs the host returns against what was sent (a kernel that wrote into its
 // input), each output's shape in the kernel's own layout, and the host's own reports of aliasing.
 import type { Case } from '../cases/load.ts';
+import { axisNames } from '../compare.ts';
 import type { Computation, Outputs, Prepared } from '../invoke.ts';
 import { fromLayout, framesOf, methodOf, outputShapes, shapeIn } from '../invoke.ts';
 import type { Layout } from '../layout.ts';
@@ -18,10 +19,6 @@ export type CallOutcome =
   | { kind: 'declined'; reason: string }
   | { kind: 'errored'; error: string; stack: string[] };
 
-const AXES: Record<Layout, { activation: string; weight: string }> = {
-  NCHW: { activation: 'n, c, y, x', weight: 'o, i, ky, kx' },
-  NHWC: { activation: 'n, y, x, c', weight: 'ky, kx, i, o' },
-};
 
 /** Bitwise equality (NaN payloads and signed zeros included); the first differing index or -1. */
 function firstDifference(a: Float32Array, b: Float32Array): number {
@@ -36,7 +33,7 @@ function inputChange(sent: Frame, back: Frame | undefined, layout: Layout): stri
   if (formatShape(back.shape) !== formatShape(sent.shape)) return `the kernel changed input ${sent.name}'s shape from ${formatShape(sent.shape)} to ${formatShape(back.shape)}`;
   const i = firstDifference(sent.data, back.data);
   if (i < 0) return undefined;
-  const axes = sent.shape.length === 4 ? ` (${sent.name === 'w' ? AXES[layout].weight : AXES[layout].activation})` : '';
+  const axes = sent.shape.length === 4 ? ` (${axisNames(sent.name, 4, layout).join(', ')})` : '';
   return `the kernel wrote into its input ${sent.name}: ${sent.name}(${unravel(i, sent.shape).join(', ')})${axes} was ${sent.data[i]}, is now ${back.data[i]}`;
 }
 
