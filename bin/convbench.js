@@ -1,29 +1,39 @@
 #!/usr/bin/env node
-// convbench command line. Runs the TypeScript CLI (tsx as an import hook, no build step) in a
-// child process started with the malloc settings the benchmarks assume: with glibc's defaults,
-// ONNX Runtime's short calls are dominated by page faults. GLIBC_TUNABLES only takes effect at
-// process start, hence the child. A value already in the environment is kept. `--script <file.ts>`
-// runs another TypeScript entry point the same way.
+// convbench command line. Runs the built CLI (dist/harness/cli.js, plain JavaScript) in a child
+// process started with the malloc settings the benchmarks assume: with glibc's defaults, ONNX
+// Runtime's short calls are dominated by page faults. GLIBC_TUNABLES only takes effect at process
+// start, hence the child. A value already in the environment is kept.
+//
+// In a checkout, CONVBENCH_FROM_SOURCE=1 runs the TypeScript sources under tsx instead (the tests
+// do, so they never run a stale build), and `--script <file.ts>` runs another TypeScript entry
+// point that way (the repo's own scripts).
 //
 // The harness runs in a process group of its own; a signal to this wrapper is passed to that
 // group, and the harness ends its kernel hosts (each in a group of its own) and itself when this
 // wrapper goes away. SIGUSR1 is ignored here and there: by default it opens Node's inspector, which
 // a kernel could use to make the harness exit 0.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const args = process.argv.slice(2);
-const entry = args[0] === '--script' ? args.splice(0, 2)[1] : join(root, 'harness', 'cli.ts');
+const script = args[0] === '--script' ? args.splice(0, 2)[1] : undefined;
+const fromSource = script !== undefined || process.env.CONVBENCH_FROM_SOURCE === '1';
+const entry = script ?? (fromSource ? join(root, 'harness', 'cli.ts') : join(root, 'dist', 'harness', 'cli.js'));
+if (!fromSource && !existsSync(entry)) {
+  console.error(`convbench: ${entry} is missing: the package is not built (in a checkout, run "npm run build")`);
+  process.exit(2);
+}
+const loader = fromSource ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
 const env = {
   ...process.env,
   GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456',
 };
 process.on('SIGUSR1', () => { /* no inspector */ });
-const child = spawn(process.execPath, ['--import', tsx, entry, ...args], { stdio: 'inherit', env, detached: true });
+const child = spawn(process.execPath, [...loader, entry, ...args], { stdio: 'inherit', env, detached: true });
 const killGroup = (signal) => { try { process.kill(-child.pid, signal); } catch { /* already gone */ } };
 const codes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 for (const signal of Object.keys(codes)) {

@@ -16,6 +16,7 @@ import type { GateSummary, Report, Timing } from './report/types.ts';
 import { checkWritable, ReportsDirError, writeReports } from './report/write.ts';
 import { environment, foreignBaseline } from './environment.ts';
 import { exitCodeOf } from './exit-code.ts';
+import { BUNDLED_CASES } from './paths.ts';
 import { safe, safeLine } from './terminal.ts';
 import { printGate, printSummary } from './summary.ts';
 import {
@@ -33,7 +34,7 @@ const GATE_PROCESSES = 3;
  */
 const BASELINE_PROCESSES = 10;
 
-const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; default: cases/)
+const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; default: the cases bundled with convbench)
   --impl <spec>       a built-in implementation (naive, im2col, views), a module whose default
                       export is an Implementation (.ts, .js, .mjs), "cmd:<program and arguments>"
                       for a kernel in any language that speaks docs/host-protocol.md, or a .json
@@ -99,7 +100,7 @@ Times implementation A against implementation B (any --impl spec, e.g. head and 
 your kernels), interleaved in rounds, on the bench cases; A is slower when the whole
 95% interval of ln(A/B) is above ln(1 + threshold). Exit 1 when A is slower on any computation.
 
-  --cases <path>      case files or folders (default: cases/)
+  --cases <path>      case files or folders (default: the bundled cases)
   --op, --case, --shard, --time-limit, --memory-cap   as for run
   --threshold <x>     (default ${DEFAULT_GATE.threshold})
   --rounds <n>        (default ${DEFAULT_GATE.rounds})
@@ -178,7 +179,7 @@ function limitsOf(v: SelectValues): HostLimits {
 
 function selection(v: SelectValues): Selection {
   return {
-    cases: v.cases ?? ['cases'], impls: v.impl ?? [], oracles: v.oracle, op: v.op, casePattern: v.case,
+    cases: v.cases ?? [BUNDLED_CASES], impls: v.impl ?? [], oracles: v.oracle, op: v.op, casePattern: v.case,
     shard: v.shard ? parseShard(v.shard) : undefined,
     ortThreads: v['ort-threads'] ? positiveNumber('--ort-threads', v['ort-threads'], 1, true) : undefined,
     limits: limitsOf(v),

@@ -4,17 +4,17 @@
 // plan on the child's stdin, the child prints JSON on stdout and its progress on the shared stderr.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Engine } from './bench.ts';
 import { isRecord } from './guards.ts';
 import { COMPUTATIONS, type Computation } from './invoke.ts';
 import {
   type GateOptions, type GatePair, type Measure, type Measurements, measurePair, type PairId, type PairMeasurement, pairId, pairKey,
 } from './gate.ts';
+import { ownModule } from './paths.ts';
 import { progress } from './progress.ts';
 import type { Case } from './cases/load.ts';
 
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const CLI = ownModule('harness/cli');
 
 /** Runs `convbench <args>` in a fresh process and returns what it printed on stdout. */
 export function runChild(args: readonly string[], what: string, input = ''): string {

@@ -5,11 +5,10 @@
 // new one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, fstatSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ownLoaderFlags, ownModule } from '../paths.ts';
 import { encode, type Frame, type Hello, MessageReader, NODE_PROTOCOL_FD, parseHello, parseReply, ProtocolError, type Reply } from './protocol.ts';
 import { describeThrown } from './thrown.ts';
 import { deadline, forget, type Verdict, watch } from './watchdog.ts';
@@ -39,8 +38,7 @@ export class HostFailure extends Error {
   }
 }
 
-const NODE_HOST = fileURLToPath(new URL('./node-host.ts', import.meta.url));
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const NODE_HOST = ownModule('harness/host/node-host');
 const STDERR_TAIL = 4096;
 
 export const formatBytes = (b: number): string => (b >= GIB && b % (GIB / 4) === 0 ? `${b / GIB} GiB` : `${Math.round(b / 2 ** 20)} MiB`);
@@ -49,7 +47,7 @@ export const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFix
 function argvOf(command: HostCommand, limits: HostLimits): { file: string; args: string[]; cwd?: string } {
   if (command.kind === 'program') return { file: command.argv[0], args: command.argv.slice(1), ...(command.cwd ? { cwd: command.cwd } : {}) };
   const heapMiB = Math.max(64, Math.floor(limits.memoryCapBytes / 2 ** 20));
-  return { file: process.execPath, args: [`--max-old-space-size=${heapMiB}`, '--import', TSX, NODE_HOST, command.module] };
+  return { file: process.execPath, args: [`--max-old-space-size=${heapMiB}`, ...ownLoaderFlags(), NODE_HOST, command.module] };
 }
 
 /** Every live host, so a signal to the harness can end them all. */

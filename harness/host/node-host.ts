@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { consume } from '../bench.ts';
+import { FROM_SOURCE, ownModule } from '../paths.ts';
 import { isRecord } from '../guards.ts';
 import { type Implementation, implementationProblem, isImplementation } from '../implementation.ts';
 import { computationOf, INPUTS, OUTPUTS } from '../invoke.ts';
@@ -42,12 +43,16 @@ const MAX_SAMPLES = 20_000;
 
 class LoadError extends Error {}
 
+/** A user's TypeScript kernel, in the build (plain Node 20 cannot strip types): tsx, registered only then. */
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+
 async function load(spec: string): Promise<Implementation> {
   const url = spec.startsWith('builtin:')
-    ? new URL(`../../implementations/${spec.slice('builtin:'.length)}/index.ts`, import.meta.url).href
+    ? pathToFileURL(ownModule(`implementations/${spec.slice('builtin:'.length)}/index`)).href
     : pathToFileURL(resolve(spec)).href;
   let mod: unknown;
   try {
+    if (!FROM_SOURCE && TYPESCRIPT.test(spec)) (await import('tsx/esm/api')).register();
     mod = await import(url);
   } catch (e) {
     throw new LoadError(`cannot import: ${describeThrown(e).message.split('\n')[0]}`);
