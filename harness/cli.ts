@@ -16,11 +16,11 @@ import type { GateSummary, Report, Timing } from './report/types.ts';
 import { checkWritable, ReportsDirError, writeReports } from './report/write.ts';
 import { environment, foreignBaseline } from './environment.ts';
 import { exitCodeOf } from './exit-code.ts';
-import { BUNDLED_CASES } from './paths.ts';
+import { BUNDLED_CASES, VERSION } from './paths.ts';
 import { safe, safeLine } from './terminal.ts';
 import { printGate, printSummary } from './summary.ts';
 import {
-  buildReport, checkAll, enginesOf, type Inputs, loadInputs, parseShard, releaseAll, type Selection, timeAll, UsageError,
+  buildReport, checkAll, enginesOf, type Inputs, loadInputs, parseShard, releaseAll, selectCases, type Selection, timeAll, UsageError,
 } from './session.ts';
 
 /** Fresh processes that measure the gate's rounds: between-process variation needs several. */
@@ -40,8 +40,11 @@ const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; de
                       for a kernel in any language that speaks docs/host-protocol.md, or a .json
                       manifest naming such a program (repeatable; default: all built-ins)
   --oracle <name>     tfjs-node, tfjs-wasm, tfjs-cpu, ort, or none (repeatable; default: all present)
-  --op <op>           only conv2d, maxpool2d or avgpool2d cases
+  --op <op>           only conv2d, maxpool2d or avgpool2d cases (repeatable)
   --case <glob|text>  only cases whose id matches the glob (* ?) or contains the text
+                      (repeatable: a case matching any of them)
+  --exclude <glob|text>  leave out cases whose id matches (repeatable)
+  --list              print the ids of the cases the selection matches, and run nothing
   --shard <i/n>       only the i-th of n deterministic slices of the cases (for CI matrices)
   --ort-threads <n>   ONNX Runtime intra-op threads (default 1)
   --time-limit <s>    seconds one kernel call may take before its host is killed (default ${DEFAULT_LIMITS.callTimeLimitMs / 1000};
@@ -64,6 +67,8 @@ commands:
   gate      run, then fail on failures and on kernels slower than in a baseline report
   compare   time two implementations against each other, interleaved, on the bench cases
   merge     combine shard reports into one
+
+  --version           print convbench's version
 
 Run "convbench <command> --help" for a command's options.
 Exit codes: 0 all good, 1 failures or regressions, 2 bad input or harness error.`,
@@ -101,7 +106,7 @@ your kernels), interleaved in rounds, on the bench cases; A is slower when the w
 95% interval of ln(A/B) is above ln(1 + threshold). Exit 1 when A is slower on any computation.
 
   --cases <path>      case files or folders (default: the bundled cases)
-  --op, --case, --shard, --time-limit, --memory-cap   as for run
+  --op, --case, --exclude, --shard, --time-limit, --memory-cap   as for run
   --threshold <x>     (default ${DEFAULT_GATE.threshold})
   --rounds <n>        (default ${DEFAULT_GATE.rounds})
   --processes <n>     (default ${GATE_PROCESSES})
@@ -114,7 +119,8 @@ Combines the reports of shards (convbench run --shard i/n) into one report and i
 
 const selectOptions = {
   cases: { type: 'string', multiple: true }, impl: { type: 'string', multiple: true }, oracle: { type: 'string', multiple: true },
-  op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' }, 'ort-threads': { type: 'string' },
+  op: { type: 'string', multiple: true }, case: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true }, shard: { type: 'string' },
+  'ort-threads': { type: 'string' }, list: { type: 'boolean' },
   'time-limit': { type: 'string' }, 'memory-cap': { type: 'string' },
   'max-file-bytes': { type: 'string' }, 'max-aliases': { type: 'string' }, 'max-tensor-elements': { type: 'string' },
   'max-case-bytes': { type: 'string' }, 'max-matrix-cases': { type: 'string' }, 'max-total-bytes': { type: 'string' },
@@ -132,7 +138,7 @@ function positiveNumber(flag: string, text: string | undefined, fallback: number
 }
 
 interface SelectValues {
-  cases?: string[]; impl?: string[]; oracle?: string[]; op?: string; case?: string; shard?: string; 'ort-threads'?: string;
+  cases?: string[]; impl?: string[]; oracle?: string[]; op?: string[]; case?: string[]; exclude?: string[]; shard?: string; 'ort-threads'?: string;
   'time-limit'?: string; 'memory-cap'?: string;
   'max-file-bytes'?: string; 'max-aliases'?: string; 'max-tensor-elements'?: string;
   'max-case-bytes'?: string; 'max-matrix-cases'?: string; 'max-total-bytes'?: string;
@@ -179,7 +185,7 @@ function limitsOf(v: SelectValues): HostLimits {
 
 function selection(v: SelectValues): Selection {
   return {
-    cases: v.cases ?? [BUNDLED_CASES], impls: v.impl ?? [], oracles: v.oracle, op: v.op, casePattern: v.case,
+    cases: v.cases ?? [BUNDLED_CASES], impls: v.impl ?? [], oracles: v.oracle, ops: v.op ?? [], casePatterns: v.case ?? [], excludePatterns: v.exclude ?? [],
     shard: v.shard ? parseShard(v.shard) : undefined,
     ortThreads: v['ort-threads'] ? positiveNumber('--ort-threads', v['ort-threads'], 1, true) : undefined,
     limits: limitsOf(v),
@@ -193,7 +199,10 @@ function selectionArgs(v: SelectValues): string[] {
   for (const c of v.cases ?? []) out.push('--cases', c);
   for (const i of v.impl ?? []) out.push('--impl', i);
   for (const o of v.oracle ?? []) out.push('--oracle', o);
-  const keys = ['op', 'case', 'shard', 'ort-threads', 'time-limit', 'memory-cap', 'max-file-bytes', 'max-aliases', 'max-tensor-elements', 'max-case-bytes', 'max-matrix-cases', 'max-total-bytes'] as const;
+  for (const o of v.op ?? []) out.push('--op', o);
+  for (const c of v.case ?? []) out.push('--case', c);
+  for (const x of v.exclude ?? []) out.push('--exclude', x);
+  const keys = ['shard', 'ort-threads', 'time-limit', 'memory-cap', 'max-file-bytes', 'max-aliases', 'max-tensor-elements', 'max-case-bytes', 'max-matrix-cases', 'max-total-bytes'] as const;
   for (const key of keys) if (v[key]) out.push(`--${key}`, v[key] ?? '');
   return out;
 }
@@ -226,12 +235,22 @@ async function timings(inputs: Inputs, v: SelectValues, benchMs: number, process
   return processes > 1 ? poolProcesses(runs) : own;
 }
 
+/** `--list`: the selected cases' ids on stdout, one per line, and what was loaded on stderr; nothing runs. */
+function list(v: SelectValues): number {
+  const { cases, caseErrors } = selectCases(selection(v));
+  for (const e of caseErrors) console.error(safeLine(`error: ${safe(e.message)}`));
+  for (const c of cases) console.log(safeLine(safe(c.id)));
+  console.error(`${cases.length} case${cases.length === 1 ? '' : 's'} (${cases.filter((c) => c.bench).length} bench); ${caseErrors.length} bad case(s)`);
+  return caseErrors.length ? 2 : 0;
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
     args: argv, strict: true,
     options: { ...selectOptions, 'no-bench': { type: 'boolean' }, 'bench-time': { type: 'string' }, processes: { type: 'string' }, json: { type: 'boolean' } },
   });
   if (v.help) { console.log(HELP.run); return 0; }
+  if (v.list) return list(v);
   checkWritable(v['reports-dir'] ?? 'reports');
   const benchMs = positiveNumber('--bench-time', v['bench-time'], DEFAULT_BENCH.timeMs);
   const processes = positiveNumber('--processes', v.processes, 1, true);
@@ -329,6 +348,7 @@ async function gate(argv: string[]): Promise<number> {
     },
   });
   if (v.help) { console.log(HELP.gate); return 0; }
+  if (v.list) return list(v);
   checkWritable(v['reports-dir'] ?? 'reports');
   const processes = positiveNumber('--processes', v.processes, v.baseline ? GATE_PROCESSES : BASELINE_PROCESSES, true);
   const baseline = v.baseline ? readReport(v.baseline) : undefined;
@@ -362,13 +382,15 @@ async function compare(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
     options: {
-      cases: { type: 'string', multiple: true }, op: { type: 'string' }, case: { type: 'string' }, shard: { type: 'string' },
+      cases: { type: 'string', multiple: true }, op: { type: 'string', multiple: true }, case: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true },
+      shard: { type: 'string' }, list: { type: 'boolean' },
       threshold: { type: 'string' }, rounds: { type: 'string' }, processes: { type: 'string' },
       'time-limit': { type: 'string' }, 'memory-cap': { type: 'string' },
       report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) { console.log(HELP.compare); return 0; }
+  if (v.list) return list(v);
   checkWritable(v['reports-dir'] ?? 'reports');
   if (positionals.length !== 2) throw new UsageError(`compare takes two implementations, got ${positionals.length}`);
   const options = gateOptions(v);
@@ -407,6 +429,10 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gat
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    if (command === '--version' || command === '-V') {
+      console.log(`convbench ${VERSION}`);
+      return 0;
+    }
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       console.log(HELP.main);
       return command === undefined ? 2 : 0;

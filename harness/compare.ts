@@ -1,4 +1,4 @@
-// The tolerance model (DESIGN.md rule 5). A float32 result of n roundings over terms t_i is within
+// The tolerance model (docs/architecture.md "Tolerance model"). A float32 result of n roundings over terms t_i is within
 // gamma_n * sum|t_i| of the exact value (Higham), gamma_n = n*u / (1 - n*u), u = 2^-24. Two float32
 // results may differ by the sum of their bounds. Non-finite values compare exactly.
 import type { Reference } from './oracles/reference64.ts';

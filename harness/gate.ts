@@ -1,4 +1,4 @@
-// The speed gate (DESIGN.md "Gate"). Absolute times mean nothing across machines, so a kernel is
+// The speed gate (docs/architecture.md "Speed gate"). Absolute times mean nothing across machines, so a kernel is
 // timed interleaved with a reference engine in rounds, in one measuring process (the kernel in its
 // host, which times each block itself, so the round trip never counts); each round gives one
 // ln(candidate / reference). Whichever engine goes second in a round runs in a different cache and
@@ -10,7 +10,7 @@
 // (processes, then round pairs within them). Slower only when the whole interval lies above
 // ln(1 + threshold), and only if re-measuring says so again.
 import type { Case } from './cases/load.ts';
-import { consume, type Engine } from './bench.ts';
+import { consume, Declined, type Engine } from './bench.ts';
 import type { Computation, Prepared } from './invoke.ts';
 import type { GateRow, MeasuredGateRow } from './report/types.ts';
 import { bootstrap, type Clusters, clusteredLocation, type Interval } from './stats.ts';
@@ -112,7 +112,8 @@ export async function measurePair(pair: GatePair, options: GateOptions): Promise
   try {
     result = await measureOnce(pair, options);
   } catch (e) {
-    result = { error: `threw while timing: ${message(e)}` };
+    // A kernel that declines while timed (not up front, in prepare) makes the pair n/a as well.
+    result = e instanceof Declined ? { reason: e.reason } : { error: `threw while timing: ${message(e)}` };
   }
   for (const engine of [pair.candidate, pair.reference]) {
     try {

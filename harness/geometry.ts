@@ -1,4 +1,4 @@
-// All conv/pool shape arithmetic lives here (DESIGN.md rule 1). Every kernel, oracle adapter,
+// All conv/pool shape arithmetic lives here (docs/architecture.md "Geometry"). Every kernel, oracle adapter,
 // tolerance rule and report reads the records built by conv2dGeometry / pool2dGeometry.
 
 export type Padding = 'VALID' | 'SAME_UPPER' | 'SAME_LOWER' | readonly [number, number, number, number];

@@ -1,4 +1,5 @@
-// The package's public surface: the implementation contract and the geometry records.
+// The package's public surface (docs/architecture.md "Package layout and public surface"): the
+// implementation contract, the geometry records, and runConformance for programs. Only re-exports.
 export { defineImplementation, type ConvGradients, type Implementation } from './implementation.ts';
 export {
   avgPoolDivisor, conv2dGeometry, pool2dGeometry, GeometryError,
@@ -6,3 +7,7 @@ export {
 } from './geometry.ts';
 export type { Tensor } from './tensor.ts';
 export type { Layout } from './layout.ts';
+export { runConformance, type ConformanceOptions, type SelectOptions } from './api.ts';
+export type { Report } from './report/types.ts';
+export type { Op } from './cases/load.ts';
+export type { ContractOp } from './host/protocol.ts';

@@ -1,4 +1,4 @@
-// Layout conversion at the edges (DESIGN.md rule 3): inside, activations are NCHW, weights OIHW.
+// Layout conversion at the edges (docs/architecture.md "Layouts"): inside, activations are NCHW, weights OIHW.
 import { type Tensor } from './tensor.ts';
 
 export type Layout = 'NCHW' | 'NHWC';

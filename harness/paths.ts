@@ -2,6 +2,7 @@
 // `npm run` scripts under tsx: harness/*.ts) or from the build a user installs (dist/harness/*.js,
 // plain Node, no TypeScript loader); each module it starts in another process is named here in the
 // form that is running, so a build never reaches for a source file and a source run never for dist.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -12,6 +13,14 @@ const EXT = FROM_SOURCE ? '.ts' : '.js';
 
 /** The package root, the folder of package.json: one up from harness/, two up from dist/harness/. */
 export const PACKAGE_ROOT = fileURLToPath(new URL(FROM_SOURCE ? '..' : '../..', import.meta.url));
+
+/** convbench's version, from its package.json. */
+export const VERSION: string = versionOf(join(PACKAGE_ROOT, 'package.json'));
+
+function versionOf(file: string): string {
+  const v: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  return typeof v === 'object' && v !== null && 'version' in v && typeof v.version === 'string' ? v.version : 'unknown';
+}
 
 /** The case files that ship with the package: the default when no --cases is given. */
 export const BUNDLED_CASES = join(PACKAGE_ROOT, 'cases');

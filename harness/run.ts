@@ -73,6 +73,15 @@ async function checkOracle(oracle: Oracle, c: Case, computation: Computation, re
   return checkPrepared(base, c, computation, () => oracle.prepare(c, computation), refs);
 }
 
+/**
+ * Whether a computation is worth running at all: some implementation under test has its op. Work is
+ * proportional to what is asked: reference64, the oracles and the timings skip what no kernel would
+ * be compared on.
+ */
+export function wanted(implementations: readonly RemoteImplementation[], c: Case, computation: Computation): boolean {
+  return implementations.some((impl) => impl.unavailable(c, computation) === undefined);
+}
+
 /** A value that is set later, once. */
 function later<T>(): { promise: Promise<T>; set(v: T): void } {
   let set: (v: T) => void = () => {};
@@ -103,7 +112,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const work: WorkItem[] = cases.flatMap((c) => computationsOf(c).map((computation) => ({
     c, computation, refs: later<References>(), opponents: later<Opponent[]>(), oracleResults: [], implResults: [],
   })));
-  const total = work.length * (implementations.length + oracles.length);
+  const needed = (item: WorkItem) => wanted(implementations, item.c, item.computation);
+  const total = work.length * implementations.length + work.filter(needed).length * oracles.length;
   let done = 0;
   const progress = (r: CheckResult) => options.onProgress?.(++done, total, `${r.subject} ${r.caseId} ${r.computation}`);
   const kernels = implementations.map(async (impl, i) => {
@@ -120,7 +130,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   });
   const disagreements: Disagreement[] = [];
   const references = async () => {
-    for (const item of work) {
+    for (const item of work.filter(needed)) {
       // Let the hosts' replies in, so that each host gets its next call before this process is busy.
       await breathe();
       const refs = referenceOutputs(item.c, item.computation);

@@ -11,9 +11,9 @@ import type { RemoteImplementation } from './host/remote.ts';
 import { startImplementations } from './implementations.ts';
 import { loadOracles } from './oracles/load.ts';
 import type { AbsentOracle, Oracle } from './oracles/oracle.ts';
-import { progress } from './progress.ts';
+import { type Progress, progress } from './progress.ts';
 import { REPORT_FORMAT, REPORT_VERSION, type Report, type Timing } from './report/types.ts';
-import { runSuite } from './run.ts';
+import { runSuite, wanted } from './run.ts';
 
 export class UsageError extends Error {}
 
@@ -21,8 +21,12 @@ export interface Selection {
   cases: string[];
   impls: string[];
   oracles?: string[];
-  op?: string;
-  casePattern?: string;
+  /** `--op` (repeatable): only cases of these ops (none: every op). */
+  ops?: readonly string[];
+  /** `--case`: a case is selected when its id matches any of these (none: every case). */
+  casePatterns?: readonly string[];
+  /** `--exclude`: a case whose id matches any of these is left out. */
+  excludePatterns?: readonly string[];
   shard?: { index: number; count: number };
   ortThreads?: number;
   /** Time limit per call and memory cap of every kernel host. */
@@ -41,12 +45,21 @@ export interface Inputs {
 
 const OPS: Op[] = ['conv2d', 'maxpool2d', 'avgpool2d'];
 
-/** `--case`: a glob over ids (* and ?) when it has wildcards, else a substring of the id. */
-export function caseMatcher(pattern: string | undefined): (id: string) => boolean {
-  if (!pattern) return () => true;
+/**
+ * `--case` / `--exclude`: a glob over ids (* and ?) when it has wildcards, else a substring of the
+ * id. Two wildcards on ids need no glob library (ids have no path separators to treat specially).
+ */
+export function caseMatcher(pattern: string): (id: string) => boolean {
   if (!/[*?]/.test(pattern)) return (id) => id.includes(pattern);
   const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
   return (id) => re.test(id);
+}
+
+/** A case id is selected when it matches some `--case` (or there is none) and no `--exclude`. */
+export function selectionMatcher(include: readonly string[] = [], exclude: readonly string[] = []): (id: string) => boolean {
+  const inc = include.map(caseMatcher);
+  const exc = exclude.map(caseMatcher);
+  return (id) => (inc.length === 0 || inc.some((m) => m(id))) && !exc.some((m) => m(id));
 }
 
 /** `--shard i/n` (1-based): a case belongs to shard fnv1a(id) mod n, stable as the corpus grows. */
@@ -78,18 +91,29 @@ export async function selectImplementations(specs: string[], limits: HostLimits 
   return out;
 }
 
-export async function loadInputs(sel: Selection): Promise<Inputs> {
-  if (sel.op && !OPS.some((op) => op === sel.op)) throw new UsageError(`--op: unknown op "${sel.op}" (one of ${OPS.join(', ')})`);
+/** The cases a selection matches, and the case files' errors; nothing is started. */
+export function selectCases(sel: Selection): { cases: Case[]; caseErrors: CaseError[] } {
+  const badOp = (sel.ops ?? []).find((o) => !OPS.some((op) => op === o));
+  if (badOp !== undefined) throw new UsageError(`--op: unknown op "${badOp}" (one of ${OPS.join(', ')})`);
+  const ops = sel.ops?.length ? sel.ops : OPS;
   const missing = sel.cases.find((p) => !existsSync(p));
   if (missing) throw new UsageError(`--cases: ${missing}: no such file or folder`);
   const loaded = loadCases(sel.cases, sel.caseLimits);
   if (loaded.files.length === 0 && loaded.errors.length === 0) throw new UsageError(`no case files (*.yaml) in ${sel.cases.join(', ')}`);
-  const matches = caseMatcher(sel.casePattern);
-  const cases = loaded.cases.filter((c) => (!sel.op || c.op === sel.op) && matches(c.id) && (!sel.shard || inShard(c.id, sel.shard)));
+  const matches = selectionMatcher(sel.casePatterns, sel.excludePatterns);
+  const cases = loaded.cases.filter((c) => ops.includes(c.op) && matches(c.id) && (!sel.shard || inShard(c.id, sel.shard)));
   if (cases.length === 0 && loaded.errors.length === 0) {
-    const filters = [sel.casePattern !== undefined ? `--case ${JSON.stringify(sel.casePattern)}` : '', sel.op ? `--op ${sel.op}` : '', sel.shard ? `--shard ${sel.shard.index}/${sel.shard.count}` : ''].filter(Boolean);
+    const filters = [
+      ...(sel.casePatterns ?? []).map((p) => `--case ${JSON.stringify(p)}`), ...(sel.excludePatterns ?? []).map((p) => `--exclude ${JSON.stringify(p)}`),
+      ...(sel.ops ?? []).map((o) => `--op ${o}`), sel.shard ? `--shard ${sel.shard.index}/${sel.shard.count}` : '',
+    ].filter(Boolean);
     throw new UsageError(`no case matches ${filters.join(' ') || 'the selection'} (of ${loaded.cases.length} loaded); nothing was run`);
   }
+  return { cases, caseErrors: loaded.errors };
+}
+
+export async function loadInputs(sel: Selection): Promise<Inputs> {
+  const { cases, caseErrors } = selectCases(sel);
   const implementations = await selectImplementations(sel.impls, sel.limits);
   const idle = implementations.find((impl) => cases.length > 0 && cases.every((c) => computationsOf(c).every((k) => impl.unavailable(c, k) !== undefined)));
   if (idle) {
@@ -100,16 +124,16 @@ export async function loadInputs(sel: Selection): Promise<Inputs> {
   let absent: AbsentOracle[] = [];
   if (!(sel.oracles?.length === 1 && sel.oracles[0] === 'none')) {
     const found = await loadOracles({ ortThreads: sel.ortThreads });
-    const wanted = sel.oracles;
-    if (wanted) {
+    const asked = sel.oracles;
+    if (asked) {
       const known = [...found.oracles.map((o) => o.name), ...found.absent.map((a) => a.name)];
-      const unknown = wanted.find((w) => !known.includes(w));
+      const unknown = asked.find((w) => !known.includes(w));
       if (unknown) throw new UsageError(`--oracle: unknown oracle "${unknown}" (known: ${known.join(', ')}, or none)`);
     }
-    oracles = found.oracles.filter((o) => !wanted || wanted.includes(o.name));
-    absent = found.absent.filter((a) => !wanted || wanted.includes(a.name));
+    oracles = found.oracles.filter((o) => !asked || asked.includes(o.name));
+    absent = found.absent.filter((a) => !asked || asked.includes(a.name));
   }
-  return { cases, caseErrors: loaded.errors, implementations, oracles, absent };
+  return { cases, caseErrors, implementations, oracles, absent };
 }
 
 export function enginesOf(inputs: Inputs): Engine[] {
@@ -117,10 +141,11 @@ export function enginesOf(inputs: Inputs): Engine[] {
 }
 
 /** Times every engine on every bench case's computations: the oracles here, each kernel in its host. */
-export async function timeAll(inputs: Inputs, options: BenchOptions = DEFAULT_BENCH): Promise<Timing[]> {
+export async function timeAll(inputs: Inputs, options: BenchOptions = DEFAULT_BENCH, showProgress = true): Promise<Timing[]> {
   const engines = enginesOf(inputs);
-  const work = inputs.cases.filter((c) => c.bench).flatMap((c) => computationsOf(c).map((computation) => ({ c, computation })));
-  const bar = progress('timing');
+  const work = inputs.cases.filter((c) => c.bench).flatMap((c) => computationsOf(c).map((computation) => ({ c, computation })))
+    .filter(({ c, computation }) => wanted(inputs.implementations, c, computation));
+  const bar = showProgress ? progress('timing') : SILENT;
   const timings: Timing[] = [];
   for (const [i, { c, computation }] of work.entries()) {
     bar.update(i, work.length, `${c.id} ${computation}`);
@@ -130,6 +155,8 @@ export async function timeAll(inputs: Inputs, options: BenchOptions = DEFAULT_BE
   bar.done();
   return timings;
 }
+
+const SILENT: Progress = { update() {}, done() {} };
 
 export async function checkAll(inputs: Inputs): Promise<Pick<Report, 'results' | 'disagreements'>> {
   const bar = progress('checking');
