@@ -1,0 +1,75 @@
+// Choosing what runs: --case / --exclude (repeatable, or-ed), --op (repeatable), --list, --version,
+// and work proportional to what is asked (reference64 and oracles only where a kernel has the op).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runConformance } from './api.ts';
+import { selectionMatcher } from './session.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'convbench-select-'));
+const CASES = join(dir, 'cases.yaml');
+writeFileSync(CASES, `cases:
+  - name: alpha pool
+    op: maxpool2d
+    attributes: { kernel: 2, strides: 2 }
+    inputs: { x: { shape: [1, 2, 4, 4] } }
+  - name: beta pool
+    op: avgpool2d
+    attributes: { kernel: 2 }
+    inputs: { x: { shape: [1, 2, 5, 3] } }
+  - name: gamma conv
+    op: conv2d
+    inputs: { x: { shape: [1, 2, 4, 4] }, w: { shape: [3, 2, 3, 3] } }
+`);
+
+function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const ids = (stdout: string) => stdout.trim().split('\n').map((l) => l.split(' ')[0]);
+
+describe('selecting cases', () => {
+  it('matches a glob or a substring; --case patterns are or-ed, --exclude wins', () => {
+    const m = selectionMatcher(['alpha*', 'conv'], ['gamma']);
+    expect(['alpha pool', 'beta pool', 'gamma conv', 'delta conv'].filter(m)).toEqual(['alpha pool', 'delta conv']);
+    expect(['a', 'b'].filter(selectionMatcher())).toEqual(['a', 'b']);
+  });
+
+  it('--list prints the selected ids and runs nothing; --case and --exclude repeat', () => {
+    const all = cli('run', '--cases', CASES, '--list');
+    expect(all.code).toBe(0);
+    expect(ids(all.stdout)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(all.stderr).toContain('3 cases (0 bench)');
+    const some = cli('run', '--cases', CASES, '--list', '--case', 'alpha*', '--case', 'gamma*', '--exclude', 'gamma');
+    expect(ids(some.stdout)).toEqual(['alpha']);
+    const ops = cli('run', '--cases', CASES, '--list', '--op', 'conv2d', '--op', 'avgpool2d');
+    expect(ids(ops.stdout)).toEqual(['beta', 'gamma']);
+  });
+
+  it('a selection that matches nothing is bad input (exit 2) that names every filter', () => {
+    const r = cli('run', '--cases', CASES, '--list', '--case', 'alpha*', '--exclude', 'alpha');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no case matches --case "alpha*" --exclude "alpha" (of 3 loaded)');
+  });
+
+  it('--version prints the package version', () => {
+    const r = cli('--version');
+    expect(r.code).toBe(0);
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(r.stdout.trim()).toBe(`convbench ${version}`);
+  });
+});
+
+describe('work proportional to what is asked', () => {
+  it('reference64 and the oracles run only the computations some selected kernel has', async () => {
+    const report = await runConformance({ implementations: ['harness/fixtures/forward-maxpool-only.ts'], cases: [CASES], oracles: ['tfjs-cpu'] });
+    const oracle = report.results.filter((r) => r.kind === 'oracle');
+    expect(oracle.map((r) => `${r.caseId.split(' ')[0]} ${r.computation} ${r.state}`)).toEqual(['alpha forward passed']);
+    const mine = report.results.filter((r) => r.kind === 'implementation');
+    expect(mine.map((r) => `${r.caseId.split(' ')[0]} ${r.computation} ${r.state}`)).toEqual([
+      'alpha forward passed', 'alpha backward skipped', 'beta forward skipped', 'beta backward skipped', 'gamma forward skipped', 'gamma backward skipped',
+    ]);
+  });
+});
