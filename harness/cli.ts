@@ -18,7 +18,7 @@ import { environment, foreignBaseline } from './environment.ts';
 import { exitCodeOf } from './exit-code.ts';
 import { BUNDLED_CASES, VERSION } from './paths.ts';
 import { safe, safeLine } from './terminal.ts';
-import { printGate, printSummary } from './summary.ts';
+import { colourFor, printGate, printSummary } from './summary.ts';
 import {
   buildReport, checkAll, enginesOf, type Inputs, loadInputs, parseShard, releaseAll, selectCases, type Selection, timeAll, UsageError,
 } from './session.ts';
@@ -210,7 +210,7 @@ function selectionArgs(v: SelectValues): string[] {
 function finish(report: Report, dir: string, json: boolean): number {
   const paths = writeReports(report, dir);
   const out = json ? console.error : console.log;
-  printSummary(report, out);
+  printSummary(report, out, { colour: colourFor(json ? process.stderr : process.stdout, process.env) });
   out(`reports: ${[paths.json, paths.markdown, paths.html, paths.junit].map(safe).join(', ')}`);
   if (json) process.stdout.write(serializeReport(report) + '\n');
   return exitCodeOf(report);
@@ -407,7 +407,7 @@ async function compare(argv: string[]): Promise<number> {
   const summary: GateSummary = { mode: 'compare', regressions: [], stillFailing: [], rows, ok: !rows.some((r) => r.verdict === 'slower' || r.verdict === 'errored') };
   const report = buildReport(v.report ?? 'compare', inputs, { results: [], disagreements: [], timings: [], gate: summary });
   const paths = writeReports(report, v['reports-dir'] ?? 'reports');
-  printGate(summary, console.log);
+  printGate(summary, console.log, { colour: colourFor(process.stdout, process.env) });
   console.log(`reports: ${[paths.json, paths.markdown, paths.html, paths.junit].map(safe).join(', ')}`);
   return exitCodeOf(report);
 }

@@ -2,9 +2,9 @@
 // report says: no raw control character reaches the terminal, no printed line starts a CI command.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { progress } from './progress.ts';
-import { fixtureReport } from './report/fixture.ts';
+import { CONV_ID, EVIL_ID, fixtureReport } from './report/fixture.ts';
 import type { Report } from './report/types.ts';
-import { printGate, printSummary } from './summary.ts';
+import { colourFor, printGate, printSummary } from './summary.ts';
 
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const CI_COMMAND = /^\s*(::|##)|##vso\[|##\[/;
@@ -98,6 +98,137 @@ describe('printSummary and printGate', () => {
     const lines = printed((out) => printGate(gate, out));
     expectSafe(lines);
     expect(lines.some((l) => /ERRORED/.test(l))).toBe(true);
+  });
+});
+
+/** ANSI colour sequences (SGR), the only escapes the summary may print itself. */
+const SGR = /\x1b\[\d+m/g;
+
+/** The cells of a printed table line: runs of text separated by two spaces or more, with where each starts and ends. */
+function cellsOf(line: string): { text: string; start: number; end: number }[] {
+  return [...line.matchAll(/\S+(?: \S+)*/g)].map((m) => ({ text: m[0], start: m.index, end: m.index + m[0].length }));
+}
+
+interface Printed { caption: string; header: string; rows: string[]; notes: string[] }
+
+/** Each timing table of a printed summary: its caption, header, rows and the numbered notes under it. */
+function timingTables(lines: string[]): Printed[] {
+  const tables: Printed[] = [];
+  lines.forEach((line, i) => {
+    if (!/^ {2}engine +median ms/.test(line)) return;
+    const rows: string[] = [];
+    const notes: string[] = [];
+    for (let j = i + 1; j < lines.length && lines[j].startsWith('  '); j++) (/^ {2}\[\d+\] /.test(lines[j]) ? notes : rows).push(lines[j]);
+    tables.push({ caption: lines[i - 1], header: line, rows, notes });
+  });
+  return tables;
+}
+
+const tableOf = (tables: Printed[], caseId: string): Printed => {
+  const t = tables.find((x) => x.caption.startsWith(caseId));
+  if (!t) throw new Error(`no timing table for ${caseId}`);
+  return t;
+};
+
+/** The fixture with every engine renamed to a 16-character name and an n/a reason of 200 characters. */
+function longNames(): Report {
+  const r = fixtureReport();
+  const long = (name: string) => `${name}-kernel-xyz`.slice(0, 16).padEnd(16, 'x');
+  r.timings = r.timings.map((t) => (t.state === 'n/a' ? { ...t, engine: long(t.engine), reason: `n/a for ${t.engine}: ${'because '.repeat(25)}` } : { ...t, engine: long(t.engine) }));
+  return r;
+}
+
+describe('printSummary timing tables', () => {
+  const lines = printed((out) => printSummary(fixtureReport(), out));
+  const tables = timingTables(lines);
+
+  it('prints one table per bench case and computation', () => {
+    expect(tables.map((t) => t.caption)).toEqual([`${CONV_ID} (forward)`, `${EVIL_ID} (forward)`]);
+  });
+
+  it('aligns every row on the header: text columns start, number columns end, at the same position', () => {
+    const right = new Set(['median ms', 'p99 ms', '±rme', 'throughput']);
+    for (const t of [...tables, ...timingTables(printed((out) => printSummary(longNames(), out)))]) {
+      const head = cellsOf(t.header);
+      expect(head.map((c) => c.text)).toEqual(['engine', 'median ms', 'p99 ms', '±rme', 'throughput', 'vs fastest']);
+      for (const row of t.rows) {
+        const cells = cellsOf(row);
+        expect(cells.length, row).toBeGreaterThanOrEqual(2);
+        cells.forEach((c, i) => {
+          if (right.has(head[i].text)) expect(c.end, `${row} / ${head[i].text}`).toBe(head[i].end);
+          else expect(c.start, `${row} / ${head[i].text}`).toBe(head[i].start);
+        });
+      }
+    }
+  });
+
+  it('sorts engines by median, those without a time last', () => {
+    const t = tableOf(tables, CONV_ID);
+    const cells = t.rows.map(cellsOf);
+    expect(cells.map((c) => c[0].text)).toEqual(['ort', 'im2col', 'tfjs-cpu', 'tfjs-wasm']);
+    const medians = cells.filter((c) => c.length > 2).map((c) => Number(c[1].text));
+    expect(medians).toEqual([...medians].sort((a, b) => a - b));
+    expect(medians).toHaveLength(3);
+  });
+
+  it('marks the fastest and says of every other how much slower than it', () => {
+    for (const t of tables) {
+      const cells = t.rows.map(cellsOf).filter((c) => c.length > 2);
+      const fastest = cells[0][0].text;
+      expect(cells[0].at(-1)?.text).toBe('fastest');
+      for (const c of cells.slice(1)) expect(c.at(-1)?.text).toMatch(new RegExp(`^\\d+(\\.\\d+)?x slower than ${fastest}$`));
+    }
+    const conv = tableOf(tables, CONV_ID).rows.join('\n');
+    expect(conv).toContain('100x slower than ort');
+    expect(conv).toContain('34.5x slower than ort');
+  });
+
+  it('puts n/a and error reasons in numbered notes under the table, not in the median column', () => {
+    const pool = tableOf(tables, EVIL_ID);
+    const na = pool.rows.map(cellsOf).find((c) => c[0].text === 'ort');
+    expect(na?.map((c) => c.text)).toEqual(['ort', 'n/a [1]']);
+    expect(pool.notes).toEqual(['  [1] n/a for ort: MaxPool cannot skip NaN']);
+    expect(pool.rows.join('\n')).not.toContain('MaxPool');
+    const conv = tableOf(tables, CONV_ID);
+    expect(conv.rows.map(cellsOf).find((c) => c[0].text === 'tfjs-wasm')?.map((c) => c.text)).toEqual(['tfjs-wasm', 'errored [1]']);
+    expect(conv.notes).toEqual(['  [1] tfjs-wasm errored: RuntimeError: memory access out of bounds']);
+  });
+
+  it('stays within 100 columns with 16-character engine names and a 200-character reason', () => {
+    const long = timingTables(printed((out) => printSummary(longNames(), out)));
+    expect(long).toHaveLength(2);
+    for (const t of long) for (const line of [t.header, ...t.rows]) expect(line.length, line).toBeLessThanOrEqual(100);
+    const note = long.flatMap((t) => t.notes).find((n) => n.includes('because'));
+    expect(note).toContain(`${'because '.repeat(25).trimEnd()}`);
+  });
+});
+
+describe('colour', () => {
+  it('colourFor: a terminal without NO_COLOR only', () => {
+    expect(colourFor({ isTTY: true }, {})).toBe(true);
+    expect(colourFor({ isTTY: false }, {})).toBe(false);
+    expect(colourFor({}, {})).toBe(false);
+    expect(colourFor({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(colourFor({ isTTY: true }, { NO_COLOR: '' })).toBe(false);
+  });
+
+  it('prints no escape at all without colour (the default), and only colour sequences with it, in the same layout', () => {
+    const plain = printed((out) => printSummary(fixtureReport(), out));
+    expect(plain.join('\n')).not.toContain('\x1b');
+    expect(printed((out) => printSummary(fixtureReport(), out, { colour: false }))).toEqual(plain);
+    const coloured = printed((out) => printSummary(fixtureReport(), out, { colour: true }));
+    expect(coloured.join('\n')).toMatch(/\x1b\[\d+m/);
+    expect(coloured.join('\n')).toMatch(/\x1b\[32mfastest\x1b\[0m/);
+    expect(coloured.map((l) => l.replace(SGR, ''))).toEqual(plain);
+  });
+
+  it('with colour, what a report says still cannot reach the terminal raw', () => {
+    const lines = printed((out) => printSummary(hostileReport(), out, { colour: true })).map((l) => l.replace(SGR, ''));
+    expectSafe(lines);
+    expect(lines.join('\n')).toContain('pool \\x1b]0;pwned\\x07');
+    const gate = hostileReport().gate;
+    if (!gate) throw new Error('no gate');
+    expectSafe(printed((out) => printGate(gate, out, { colour: true })).map((l) => l.replace(SGR, '')));
   });
 });
 

@@ -2,6 +2,8 @@
 # Makes sure `python3` can import numpy, for the Python host adapter (adapters/python) and its
 # examples. Silent no-op when it already can (e.g. a pyenv python3 with numpy). Otherwise, as root
 # with apt-get, installs Debian's python3-numpy (no pip, nothing from anywhere else) and checks again.
+# Not root, or no apt-get: says why and exits 0, so `npm test` still runs; the Python tests then
+# skip themselves with the reason (and fail under CI=true, where .ci/run runs this as root).
 # CONVBENCH_PYTHON names another interpreter to check instead of python3.
 set -euo pipefail
 PY="${CONVBENCH_PYTHON:-python3}"
@@ -9,8 +11,8 @@ has_numpy() { command -v "$1" >/dev/null 2>&1 && "$1" -c 'import numpy' >/dev/nu
 
 if has_numpy "$PY"; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "setup-python: $PY cannot import numpy; install Debian's python3-numpy (apt-get install python3-numpy) as root" >&2
-  exit 1
+  echo "setup-python: $PY cannot import numpy and this is not root with apt-get, so nothing was installed; the Python tests will be skipped (install Debian's python3-numpy to run them)" >&2
+  exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

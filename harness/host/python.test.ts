@@ -17,17 +17,23 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-it('python3 with numpy is there (scripts/setup-python.sh installs it)', () => {
-  const r = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
-  expect(r.status, `python3 with numpy is missing: run "bash scripts/setup-python.sh" (${r.stderr})`).toBe(0);
+// Without python3 and numpy (a contributor's laptop where setup-python.sh could not install them)
+// these tests are skipped and say why; under CI=true, where .ci/run installs them, that fails.
+const probe = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
+const missing = probe.status === 0 ? undefined
+  : `python3 with numpy is missing: run "bash scripts/setup-python.sh" as root, or install python3-numpy (${(probe.stderr || probe.error?.message || '').trim().split('\n').at(-1) ?? ''})`;
+
+it(missing ? `python3 with numpy (skipped: ${missing})` : 'python3 with numpy is there', (ctx) => {
+  if (missing && process.env.CI !== 'true') ctx.skip(missing);
+  expect(probe.status, missing).toBe(0);
 });
 
-it("the Python adapter's own protocol self-test passes (adapters/python/test_protocol.py)", () => {
+it.skipIf(missing)("the Python adapter's own protocol self-test passes (adapters/python/test_protocol.py)", () => {
   const r = spawnSync('python3', ['adapters/python/test_protocol.py'], { encoding: 'utf8', timeout: 120_000 });
   expect(r.status, r.stdout + r.stderr).toBe(0);
 });
 
-describe('the numpy-naive example (loops, the numpy-naive seed\'s method)', () => {
+describe.skipIf(missing)('the numpy-naive example (loops, the numpy-naive seed\'s method)', () => {
   it('passes every bundled conv and average-pool case, forward and backward, and declines max pooling', () => {
     const r = cli('run', '--impl', NAIVE, '--cases', 'cases/seeds', '--cases', 'cases/conv2d', '--cases', 'cases/pool', '--oracle', 'none', '--no-bench', '--reports-dir', dir, '--report', 'naive');
     expect(r.stderr).not.toMatch(/harness error/);
@@ -42,7 +48,7 @@ describe('the numpy-naive example (loops, the numpy-naive seed\'s method)', () =
   });
 });
 
-describe("the numpy-views example (strided windows, keeping the views seed's stride bug)", () => {
+describe.skipIf(missing)("the numpy-views example (strided windows, keeping the views seed's stride bug)", () => {
   const cases = join(dir, 'strides.yaml');
   writeFileSync(cases, `cases:
   - name: views

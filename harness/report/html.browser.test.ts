@@ -1,23 +1,40 @@
 // The HTML report in a real headless Chromium, opened from file:// as a user would: it must render
-// without errors, fetch nothing, draw its charts, show hostile strings as text, and carry its JSON.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// without errors, fetch nothing, draw its charts on a log scale, show hostile strings as text, and
+// carry its JSON.
+//
+// Which Chromium: $CONVBENCH_CHROMIUM (a Chromium or Chrome binary), else the system's
+// (/usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome, ...), else Playwright's
+// cache (~/.cache/ms-playwright/chromium-*/chrome-linux/chrome); see find-chromium.ts. With none,
+// these tests are skipped and say why, except under CI=true, where a missing Chromium fails.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVIL_ID, fixtureReport } from './fixture.ts';
+import { browserPlan, findChromium, realProbe } from './find-chromium.ts';
+import { CONV_ID, EVIL_ID, fixtureReport } from './fixture.ts';
 import { parseReport } from './json.ts';
 import { writeReports } from './write.ts';
 
-const CHROMIUM = process.env.CONVBENCH_CHROMIUM ?? '/usr/bin/chromium';
+const PLAN = browserPlan(process.env, findChromium(process.env, realProbe));
 /** Set to a .png path to keep a screenshot of the page (for looking at it, not for committing). */
 const SCREENSHOT = process.env.CONVBENCH_SCREENSHOT;
 
-describe('HTML report in headless Chromium', () => {
+it(`finds a Chromium to drive${PLAN.kind === 'skip' ? ` (skipped: ${PLAN.reason})` : ''}`, (ctx) => {
+  if (PLAN.kind === 'fail') throw new Error(PLAN.reason);
+  if (PLAN.kind === 'skip') {
+    console.warn(`HTML report browser test skipped: ${PLAN.reason}`); // seen without --reporter=verbose too
+    ctx.skip(PLAN.reason);
+    return;
+  }
+  expect(realProbe.isExecutable(PLAN.path)).toBe(true);
+});
+
+describe.skipIf(PLAN.kind !== 'run')(`HTML report in headless Chromium (${PLAN.kind === 'run' ? PLAN.note : 'skipped: no Chromium, see above'})`, () => {
   const report = fixtureReport();
-  const dir = mkdtempSync(join(tmpdir(), 'convbench-html-'));
-  const url = pathToFileURL(writeReports(report, dir).html).href;
+  let dir = '';
+  let url = '';
   const consoleErrors: string[] = [];
   const pageErrors: string[] = [];
   const requests: string[] = [];
@@ -26,12 +43,11 @@ describe('HTML report in headless Chromium', () => {
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`no Chromium at ${CHROMIUM}: the HTML report test needs a real browser. ` +
-        'Install one with `npm run setup:browser` (or set CONVBENCH_CHROMIUM to a Chromium binary).');
-    }
+    if (PLAN.kind !== 'run') throw new Error('no Chromium');
+    dir = mkdtempSync(join(tmpdir(), 'convbench-html-'));
+    url = pathToFileURL(writeReports(report, dir).html).href;
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: PLAN.path,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync'],
     });
@@ -48,7 +64,7 @@ describe('HTML report in headless Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('renders without console or page errors', () => {
@@ -71,11 +87,46 @@ describe('HTML report in headless Chromium', () => {
       expect(box?.width).toBeGreaterThan(0);
       expect(box?.height).toBeGreaterThan(0);
     }
-    // One chart per benchmarked case x computation, the fastest engine's bar the longest.
+    // One chart per benchmarked case x computation, of median times: the fastest engine first, its bar the shortest.
     expect(await page.locator('figure.chart').count()).toBe(new Set(measured.map((t) => `${t.caseId}\u0000${t.computation}`)).size);
-    const widths = await page.locator('figure.chart').first().locator('rect.bar').evaluateAll((rects) => rects.map((r) => r.getBoundingClientRect().width));
-    expect(widths[0]).toBe(Math.max(...widths));
-    expect(await page.locator('figure.chart').first().locator('rect.bar').first().getAttribute('data-engine')).toBe('im2col');
+    const first = page.locator('figure.chart').first();
+    const widths = await first.locator('rect.bar').evaluateAll((rects) => rects.map((r) => r.getBoundingClientRect().width));
+    expect(widths[0]).toBe(Math.min(...widths));
+    expect(await first.locator('rect.bar').first().getAttribute('data-engine')).toBe('ort');
+  });
+
+  it('draws times on a log scale: bars 100x apart in time are both long, and far less than 100x apart in length', async () => {
+    const chart = page.locator('figure.chart').filter({ hasText: CONV_ID });
+    const bar = async (engine: string) => {
+      const rect = chart.locator(`rect.bar[data-engine="${engine}"]`);
+      return { ms: Number(await rect.getAttribute('data-ms')), width: (await rect.boundingBox())?.width ?? 0 };
+    };
+    const ort = await bar('ort');
+    const cpu = await bar('tfjs-cpu');
+    expect(cpu.ms / ort.ms).toBeGreaterThan(90); // the fixture's spread: a JS kernel 100x slower than ONNX Runtime
+    expect(ort.width).toBeGreaterThanOrEqual(20);
+    expect(cpu.width).toBeGreaterThan(ort.width);
+    expect(cpu.width / ort.width).toBeLessThan(10);
+    // Decade gridlines are labelled, so the scale can be read.
+    expect(await chart.locator('svg text.tick').allTextContents()).toEqual(expect.arrayContaining(['1 ms', '10 ms', '100 ms']));
+  });
+
+  it('calls out the fastest engine and labels every other ratio in words', async () => {
+    const chart = page.locator('figure.chart').filter({ hasText: CONV_ID });
+    expect(await chart.locator('figcaption').innerText()).toContain('fastest: ort');
+    const labels = await chart.locator('svg text.value').allTextContents();
+    expect(labels[0]).toMatch(/^0\.612 ms · fastest$/);
+    expect(labels.slice(1)).toEqual([expect.stringMatching(/34\.5x slower than ort$/), expect.stringMatching(/100x slower than ort$/)]);
+    expect(await page.locator('#timings table').innerText()).toContain('100x slower than ort');
+  });
+
+  it('lists the speed gate\'s failures under Failures, with the check failures', async () => {
+    const failures = page.locator('#failures');
+    expect(await failures.locator('h2').innerText()).toBe('Failures (6)');
+    const gate = await failures.locator('article.failure.gate').allInnerTexts();
+    expect(gate).toHaveLength(2);
+    expect(gate[0]).toMatch(/^SLOWER naive vs tfjs-wasm on /);
+    expect(gate[1]).toMatch(/^REGRESSION /);
   });
 
   it('shows a hostile case id as text and runs none of it', async () => {
@@ -91,7 +142,7 @@ describe('HTML report in headless Chromium', () => {
   it('leads with failures and has every section', async () => {
     const ids = await page.locator('main > section').evaluateAll((els) => els.map((e) => e.id));
     expect(ids).toEqual(['summary', 'failures', 'oracles', 'gate', 'timings', 'results']);
-    expect(await page.locator('article.failure').count()).toBe(3);
+    expect(await page.locator('article.failure').count()).toBe(5); // 3 checks, a slower pair, a regression
     expect(await page.locator('#failures').innerText()).toContain('got NaN, want 1.25');
     const header = await page.locator('header').innerText();
     for (const text of ['AMD EPYC 7763', 'v20.19.1', 'tinybench', 'GLIBC_TUNABLES', 'tfjs-wasm', 'tfjs-node']) expect(header).toContain(text);

@@ -6,10 +6,11 @@ import type { CheckResult } from '../check.ts';
 import { describeDisagreement } from '../run.ts';
 import { serializeReport } from './json.ts';
 import {
-  caseRows, engineOrder, engineThreads, erroredRows, failedChecks, failingResults, fmt, foreignWarning, gateCounts, gateMethod, logPercent,
-  summarize, type Summary, timingGroups,
+  caseRows, engineOrder, engineThreads, failedChecks, failingResults, failingTimings, failureCount, fmt, foreignWarning, gateCounts, gateFailures, gateMethod,
+  logPercent, plural, type MeasuredTiming, noTimeNote, slowerText, summarize, type Summary, type TimingGroup, timingConditions, timingGroups, times,
+  versusFastest,
 } from './markdown.ts';
-import { gatePassed, type GateRow, isMeasured, type Report, type Timing } from './types.ts';
+import { gatePassed, type GateRow, type GateSummary, isMeasured, type Report, type Timing } from './types.ts';
 
 // Words, not emoji: a machine without an emoji font shows emoji as boxes.
 const STATE_WORD: Record<CheckResult['state'], string> = { passed: 'pass', failed: 'FAIL', errored: 'ERROR', skipped: 'skip', 'n/a': 'n/a' };
@@ -51,7 +52,7 @@ dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margi
 table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; } .panel table { margin: 0; background: transparent; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.case { max-width: 420px; word-break: break-word; }
+td.case { max-width: 420px; word-break: break-word; } td.ratio { white-space: nowrap; }
 .failure { border: 1px solid var(--line); border-left: 4px solid var(--fail); border-radius: 6px; padding: 10px 14px; margin: 0 0 12px; }
 .failure ul { margin: 4px 0 0; padding-left: 20px; } .failure li { margin: 2px 0; }
 ul.plain { padding-left: 20px; } ul.plain li { margin: 4px 0; }
@@ -60,6 +61,8 @@ figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 6px; pad
 figure.chart figcaption { font-weight: 600; margin-bottom: 6px; word-break: break-word; } figure.chart svg { width: 100%; height: auto; display: block; }
 svg text { font: 12px system-ui, sans-serif; fill: var(--fg); } svg .value { fill: var(--muted); } svg .note { fill: var(--fail); }
 svg rect.bar.implementation { fill: var(--impl); } svg rect.bar.oracle { fill: var(--oracle); } svg .grid { stroke: var(--line); }
+svg .tick { fill: var(--muted); font-size: 11px; } svg text.value.fastest { fill: var(--pass); font-weight: 600; } svg rect.bar.fastest { stroke: var(--pass); stroke-width: 2; }
+.fastest-note { font-weight: 400; } tr.fastest td { background: #f0fff4; }
 .legend span { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 4px 0 12px; vertical-align: -1px; }
 td.state { text-align: center; white-space: nowrap; } td.s-failed, td.s-errored { background: #ffebe9; color: var(--fail); font-weight: 700; } td.s-passed { background: #f0fff4; color: var(--pass); }
 td.s-n\\/a, td.s-skipped { color: var(--muted); }
@@ -86,7 +89,7 @@ const SCRIPT = `
 })();
 `;
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 const td = (html: string, cls = '') => `<td${cls ? ` class="${cls}"` : ''}>${html}</td>`;
 
 function dl(entries: [string, string][]): string {
@@ -145,13 +148,36 @@ function failureArticle(x: CheckResult): string {
   return `<article class="failure">${title}<ul>${checks.join('')}</ul></article>`;
 }
 
+/** One failure that is not a check: a tag, what it is about (HTML), and why it fails (HTML). */
+const article = (cls: string, tag: string, about: string, why: string) =>
+  `<article class="${cls}"><h3><span class="tag">${esc(tag)}</span> ${about}</h3><div>${why}</div></article>`;
+const gateArticle = (tag: string, about: string, why: string) => article('failure gate', tag, about, why);
+
+const pairTitle = (x: GateRow) =>
+  `${esc(x.candidate)} <span class="muted">vs</span> ${esc(x.reference)} <span class="muted">on</span> <span class="mono">${esc(x.caseId)}</span> <span class="muted">(${esc(x.computation)})</span>`;
+
+function gateArticles(g: GateSummary | undefined): string[] {
+  if (!g) return [];
+  const f = gateFailures(g);
+  return [
+    ...f.slower.map((x) => gateArticle('SLOWER', pairTitle(x), `Slower (fails the speed gate): ${esc(slowerText(g, x))}`)),
+    ...f.errored.map((x) => gateArticle('ERRORED', pairTitle(x), `Errored while timed (fails the speed gate): <code>${esc(x.error)}</code>`)),
+    ...f.regressions.map((c) => gateArticle('REGRESSION', `<span class="mono">${esc(c)}</span>`, 'Regression (fails the speed gate): passed in the baseline, fails now.')),
+    ...f.stillFailing.map((c) => gateArticle('STILL FAILING', `<span class="mono">${esc(c)}</span>`, 'Still failing: did not pass in the baseline of the speed gate either.')),
+  ];
+}
+
+/** Everything that failed, in one section at the top: checks, the speed gate, case files. */
 function failures(r: Report): string {
-  const failing = failingResults(r);
+  const timed = failingTimings(r).map((t) => article('failure', 'ERROR',
+    `${esc(t.engine)} <span class="muted">on</span> <span class="mono">${esc(t.caseId)}</span> <span class="muted">(${esc(t.computation)})</span>`,
+    `Errored while timed: <code>${esc(t.error)}</code>`));
+  const items = [...failingResults(r).map(failureArticle), ...timed, ...gateArticles(r.gate)];
   const caseErrors = r.caseErrors.length
     ? `<h3>Case file errors</h3><ul class="plain">${r.caseErrors.map((e) => `<li><code>${esc(e.file)}:${e.line}</code>${e.field ? ` <code>${esc(e.field)}</code>` : ''}: ${esc(e.message)}</li>`).join('')}</ul>`
     : '';
-  const body = failing.length ? failing.map(failureArticle).join('\n') : '<p class="pass">No implementation failed.</p>';
-  return `<section id="failures"><h2>Failures (${failing.length})</h2>${body}${caseErrors}</section>`;
+  const body = items.length || caseErrors ? items.join('\n') : '<p class="pass">Nothing failed.</p>';
+  return `<section id="failures"><h2>Failures (${failureCount(r)})</h2>${body}${caseErrors}</section>`;
 }
 
 function oracles(r: Report): string {
@@ -175,76 +201,104 @@ function gate(r: Report): string {
   if (!g) return '';
   const against = g.mode === 'baseline' ? `against baseline ${esc(g.baselineName ?? '(unnamed)')}` : 'engines compared';
   const warning = foreignWarning(g);
-  const errored = erroredRows(g);
-  const lists = [
-    warning ? `<p class="warn"><b>Warning:</b> ${esc(warning)}</p>` : '',
-    errored.length ? `<p><b class="fail">Errored while timed</b> (fails the gate):</p><ul class="plain">${errored.map((x) =>
-      `<li><b>${esc(x.candidate)}</b> vs ${esc(x.reference)} on <span class="mono">${esc(x.caseId)}</span> (${esc(x.computation)}): <code>${esc(x.error)}</code></li>`).join('')}</ul>` : '',
-    g.regressions.length ? `<p><b class="fail">Regressions</b> (passed in the baseline, fail now):</p><ul class="plain">${g.regressions.map((c) => `<li class="mono">${esc(c)}</li>`).join('')}</ul>` : '',
-    g.stillFailing.length ? `<p><b>Still failing</b>:</p><ul class="plain">${g.stillFailing.map((c) => `<li class="mono">${esc(c)}</li>`).join('')}</ul>` : '',
-  ].join('');
+  const failing = gateFailures(g);
+  const pointer = failing.slower.length + failing.errored.length + failing.regressions.length
+    ? '<p>The pairs and cases that fail the gate are listed under <a href="#failures">Failures</a>.</p>' : '';
   const rows = g.rows.map((x) => `<tr>${td(esc(x.caseId), 'case mono')}${td(esc(x.computation))}${td(esc(x.candidate))}${td(esc(x.reference))}` +
     (isMeasured(x) ? `${td(logPercent(x.estimate), 'num')}${td(`${logPercent(x.low)} … ${logPercent(x.high)}`, 'num')}` +
       `${td(x.baseline === undefined ? '—' : logPercent(x.baseline), 'num')}` : `${td('—', 'num')}${td('—', 'num')}${td('—', 'num')}`) +
     `${td(esc(x.verdict), VERDICT_CLASS[x.verdict])}</tr>`);
   const table = g.rows.length ? `<table><thead><tr><th>Case</th><th>Computation</th><th>Candidate</th><th>Reference</th><th class="num">Estimate</th>` +
     `<th class="num">95% interval</th><th class="num">Baseline</th><th>Verdict</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
-    (g.rows.some(isMeasured) ? `<p class="muted">${esc(gateMethod(g))}</p>` : '') : '';
+    (g.rows.some(isMeasured) ? `<p class="muted gate-method">${esc(gateMethod(r, g))}</p>` : '') : '<p class="muted">No pairs were timed.</p>';
   const passed = gatePassed(g);
-  return `<section id="gate"><h2>Speed gate <span class="badge ${passed ? 'ok' : 'bad'}">${passed ? 'passed' : 'failed'}</span></h2><p class="muted">${against}</p>${lists}${table}</section>`;
+  return `<section id="gate"><h2>Speed gate <span class="badge ${passed ? 'ok' : 'bad'}">${passed ? 'passed' : 'failed'}</span></h2><p class="muted">${against}</p>` +
+    `${warning ? `<p class="warn"><b>Warning:</b> ${esc(warning)}</p>` : ''}${pointer}${table}</section>`;
 }
 
 const ROW = 24;
 const LABEL = 130;
-const BARS = 380;
-const WIDTH = LABEL + BARS + 120;
+const BARS = 300;
+const WIDTH = LABEL + BARS + 250;
+const TOP = 8;
+/** Room under the bars for the axis labels. */
+const AXIS = 22;
+/** The shortest bar drawn, so that every measured engine shows one. */
+const MIN_BAR = 3;
 
-/** One horizontal bar per measured engine; errored and n/a engines as a note on their row. */
-function chart(caseId: string, computation: string, timings: Timing[]): string {
-  const max = Math.max(...timings.map((t) => (t.state === 'measured' && Number.isFinite(t.throughput) ? t.throughput : 0)));
-  const unit = timings.flatMap((t) => (t.state === 'measured' ? [t.throughputUnit] : []))[0] ?? '';
-  const top = 8;
-  const height = top + timings.length * ROW + 8;
+/** A log axis in whole decades: from below half the fastest time (so its bar has a length) to the slowest. */
+export function logAxis(ms: readonly number[]): { lo: number; hi: number } {
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...ms) / 2));
+  const hi = Math.max(lo * 10, 10 ** Math.ceil(Math.log10(Math.max(...ms))));
+  return { lo, hi };
+}
+
+/** A bar's length for a time on the axis. */
+const barWidth = (ms: number, axis: { lo: number; hi: number }) =>
+  Math.max(MIN_BAR, (BARS * Math.log(ms / axis.lo)) / Math.log(axis.hi / axis.lo));
+
+/** "0.01 ms", "1 ms", "100 ms": a decade's label. */
+const decade = (ms: number) => `${Number(ms.toPrecision(1))} ms`;
+
+function axisLines(axis: { lo: number; hi: number }, bottom: number): string {
+  const lines: string[] = [];
+  for (let v = axis.lo; v <= axis.hi * 1.0001; v *= 10) {
+    const x = (LABEL + (BARS * Math.log(v / axis.lo)) / Math.log(axis.hi / axis.lo)).toFixed(1);
+    lines.push(`<line class="grid" x1="${x}" y1="${TOP - 4}" x2="${x}" y2="${bottom}"/><text class="tick" x="${x}" y="${bottom + 14}" text-anchor="middle">${esc(decade(v))}</text>`);
+  }
+  return lines.join('');
+}
+
+function measuredBar(t: MeasuredTiming, fastest: MeasuredTiming, y: number, axis: { lo: number; hi: number }): string {
+  const w = barWidth(t.medianMs, axis);
+  const words = versusFastest(t, fastest);
+  const tip = `${t.engine}: median ${fmt(t.medianMs)} ms, ${words}; ${fmt(t.throughput)} ${t.throughputUnit}, ${t.threads} thread(s), ${t.processes} process(es)`;
+  const cls = `bar ${t.kind}${t === fastest ? ' fastest' : ''}`;
+  return `<rect class="${cls}" data-engine="${esc(t.engine)}" data-ms="${t.medianMs}" x="${LABEL}" y="${y + 4}" width="${w.toFixed(1)}" height="${ROW - 8}" rx="2"><title>${esc(tip)}</title></rect>` +
+    `<text class="value${t === fastest ? ' fastest' : ''}" x="${(LABEL + w + 6).toFixed(1)}" y="${y + 16}">${esc(`${fmt(t.medianMs)} ms · ${words}`)}</text>`;
+}
+
+/** One horizontal bar of median time per measured engine, fastest first, on a log scale; engines without a time as a note. */
+function chart(g: TimingGroup): string {
+  const { row, timings, fastest } = g;
+  if (!fastest) return '';
+  const axis = logAxis(timings.flatMap((t) => (t.state === 'measured' ? [t.medianMs] : [])));
+  const bottom = TOP + timings.length * ROW;
   const rows = timings.map((t, i) => {
-    const y = top + i * ROW;
+    const y = TOP + i * ROW;
     const label = `<text x="${LABEL - 8}" y="${y + 16}" text-anchor="end">${esc(t.engine)}</text>`;
-    if (t.state !== 'measured') {
-      const note = t.state === 'errored' ? `errored: ${t.error}` : `n/a: ${t.reason}`;
-      const short = note.length > 70 ? `${note.slice(0, 67)}...` : note;
-      return `<g>${label}<text class="note" x="${LABEL + 4}" y="${y + 16}">${esc(short)}<title>${esc(note)}</title></text></g>`;
-    }
-    const w = max > 0 && Number.isFinite(t.throughput) ? Math.max(2, (t.throughput / max) * BARS) : 2;
-    const tip = `${t.engine}: ${fmt(t.throughput)} ${t.throughputUnit}, median ${fmt(t.medianMs)} ms, ${t.ratioToFastest.toFixed(2)}x fastest, ${t.threads} thread(s)`;
-    return `<g>${label}<rect class="bar ${t.kind}" data-engine="${esc(t.engine)}" x="${LABEL}" y="${y + 4}" width="${w.toFixed(1)}" height="${ROW - 8}" rx="2"><title>${esc(tip)}</title></rect>` +
-      `<text class="value" x="${(LABEL + w + 6).toFixed(1)}" y="${y + 16}">${esc(`${fmt(t.throughput)} ${t.throughputUnit}`)}${t.ratioToFastest > 1.0005 ? esc(` (${t.ratioToFastest.toFixed(2)}x)`) : ''}</text></g>`;
+    if (t.state === 'measured') return `<g>${label}${measuredBar(t, fastest, y, axis)}</g>`;
+    const note = noTimeNote(t);
+    const short = note.length > 70 ? `${note.slice(0, 67)}...` : note;
+    return `<g>${label}<text class="note" x="${LABEL + 4}" y="${y + 16}">${esc(short)}<title>${esc(note)}</title></text></g>`;
   });
-  const axis = `<line class="grid" x1="${LABEL}" y1="${top - 4}" x2="${LABEL}" y2="${height - 4}"/>`;
-  return `<figure class="chart"><figcaption><span class="mono">${esc(caseId)}</span> <span class="muted">${esc(computation)}, ${esc(unit)}</span></figcaption>` +
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" role="img" aria-label="${esc(`${unit} per engine`)}">${axis}${rows.join('')}</svg></figure>`;
+  const height = bottom + AXIS;
+  return `<figure class="chart"><figcaption><span class="mono">${esc(row.caseId)}</span> <span class="muted">${esc(row.computation)}</span>` +
+    `<div class="fastest-note">fastest: <b>${esc(fastest.engine)}</b> <span class="muted">(${esc(fmt(fastest.medianMs))} ms)</span></div></figcaption>` +
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" role="img" aria-label="median time per engine, log scale">` +
+    `${axisLines(axis, bottom)}${rows.join('')}</svg></figure>`;
+}
+
+function timingRow(t: Timing, fastest: MeasuredTiming | undefined): string {
+  const lead = `${td(esc(t.caseId), 'case mono')}${td(esc(t.computation))}${td(esc(t.engine))}${td(esc(t.processes > 1 ? `${t.threads} x ${t.processes}` : String(t.threads)), 'num')}`;
+  if (t.state !== 'measured' || !fastest) return `<tr>${lead}<td colspan="7" class="${t.state === 'errored' ? 'fail' : 'muted'}">${esc(noTimeNote(t))}</td></tr>`;
+  const words = versusFastest(t, fastest);
+  return `<tr${t === fastest ? ' class="fastest"' : ''}>${lead}${td(fmt(t.medianMs), 'num')}${td(fmt(t.p99Ms), 'num')}${td(`±${t.rmePercent.toFixed(1)}%`, 'num')}` +
+    `${td(`${fmt(t.throughput)} ${esc(t.throughputUnit)}`, 'num')}${td(t === fastest ? '<b>fastest</b>' : esc(words), 'ratio')}` +
+    `${td(t.ratioToTfjsCpu === undefined ? '—' : times(t.ratioToTfjsCpu), 'num')}${td(String(t.samplesMs.length), 'num')}</tr>`;
 }
 
 function timings(r: Report): string {
   const groups = timingGroups(r);
   if (!groups.length) return `<section id="timings"><h2>Timings</h2><p class="muted">No timings in this run.</p></section>`;
-  const charts = groups.filter((g) => g.timings.some((t) => t.state === 'measured')).map((g) => chart(g.row.caseId, g.row.computation, g.timings));
-  const rows: string[] = [];
-  for (const g of groups) {
-    for (const t of g.timings) {
-      const lead = `${td(esc(t.caseId), 'case mono')}${td(esc(t.computation))}${td(esc(t.engine))}${td(esc(t.processes > 1 ? `${t.threads} x ${t.processes}` : String(t.threads)), 'num')}`;
-      if (t.state === 'measured') {
-        rows.push(`<tr>${lead}${td(fmt(t.medianMs), 'num')}${td(fmt(t.p99Ms), 'num')}${td(`±${t.rmePercent.toFixed(1)}%`, 'num')}` +
-          `${td(`${fmt(t.throughput)} ${esc(t.throughputUnit)}`, 'num')}${td(`${t.ratioToFastest.toFixed(2)}x`, 'num')}` +
-          `${td(t.ratioToTfjsCpu === undefined ? '—' : `${t.ratioToTfjsCpu.toFixed(2)}x`, 'num')}${td(String(t.samplesMs.length), 'num')}</tr>`);
-      } else {
-        rows.push(`<tr>${lead}<td colspan="7" class="${t.state === 'errored' ? 'fail' : 'muted'}">${t.state === 'errored' ? `errored: ${esc(t.error)}` : `n/a: ${esc(t.reason)}`}</td></tr>`);
-      }
-    }
-  }
+  const rows = groups.flatMap((g) => g.timings.map((t) => timingRow(t, g.fastest)));
   return `<section id="timings"><h2>Timings</h2>
-<p class="legend muted">Throughput per engine (GFLOP/s for convolution, GB/s for pooling; longer is faster):<span style="background: var(--impl)"></span>implementation<span style="background: var(--oracle)"></span>oracle</p>
-<div class="charts">${charts.join('\n')}</div>
+<p class="legend muted">Median time per call, fastest first, on a log scale (each gridline is 10 times the last; shorter is faster):` +
+    `<span style="background: var(--impl)"></span>implementation<span style="background: var(--oracle)"></span>oracle</p>
+<p class="muted">${esc(sentence(timingConditions(r.timings)))} (as each timing records it).</p>
+<div class="charts">${groups.map(chart).join('\n')}</div>
 <table><thead><tr><th>Case</th><th>Computation</th><th>Engine</th><th class="num">Threads</th><th class="num">Median ms</th><th class="num">p99 ms</th><th class="num">±rme</th>` +
-    `<th class="num">Throughput</th><th class="num">x fastest</th><th class="num">x tfjs-cpu</th><th class="num">Samples</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
+    `<th class="num">Throughput</th><th>vs fastest</th><th class="num">x tfjs-cpu</th><th class="num">Samples</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
 
 function results(r: Report): string {

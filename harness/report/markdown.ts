@@ -6,9 +6,13 @@ import type { CheckResult } from '../check.ts';
 import { formatMismatch } from '../compare.ts';
 import type { Computation } from '../invoke.ts';
 import { describeDisagreement } from '../run.ts';
-import { type ErroredGateRow, gatePassed, type GateRow, type GateSummary, isMeasured, type Report, type Timing } from './types.ts';
+import {
+  type ErroredGateRow, gatePassed, type GateRow, type GateSummary, isMeasured, type MeasuredGateRow, type Report, type Timing,
+} from './types.ts';
 
-// ---- Shared with html.ts
+// ---- Shared with html.ts (and the console summary)
+
+export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 export interface Summary {
   implementations: { passed: number; failed: number; errored: number; skipped: number; na: number };
@@ -84,15 +88,42 @@ export function logPercent(x: number): string {
   return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
 }
 
-/** How the gate's numbers were made, in one sentence for the reports. */
-export function gateMethod(g: GateSummary): string {
+/** How the gate's numbers were made, with the processes and threads its rows record, for under the gate's table. */
+export function gateMethod(r: Report, g: GateSummary): string {
   const measured = g.rows.filter(isMeasured);
-  const processes = [...new Set(measured.map((x) => x.logRatios.length))].sort((a, b) => a - b).join(' or ');
   const thresholds = [...new Set(measured.map((x) => `+${(x.threshold * 100).toFixed(0)}%`))].join(' / ');
-  return `Estimate: candidate time over reference time, minus 1${g.mode === 'baseline' && g.baselineName !== undefined ? ', as a change against the baseline\'s' : ''}: ` +
-    `the mean over ${processes} processes of each one's Hodges-Lehmann estimate over its interleaved rounds, averaged in pairs of one ` +
+  return `Estimate: candidate time over reference time, minus 1${againstBaseline(g) ? ', as a change against the baseline\'s' : ''}: ` +
+    `the mean over processes of each one's Hodges-Lehmann estimate over its interleaved rounds, averaged in pairs of one ` +
     `candidate-first and one reference-first round, with a two-stage bootstrap 95% interval (processes, then round pairs); ` +
-    `slower means the whole interval is above the threshold (${thresholds}).`;
+    `slower means the whole interval is above the threshold (${thresholds}). ${gateProcesses(g)} ${gateThreads(r, g)}`;
+}
+
+const againstBaseline = (g: GateSummary): boolean => g.mode === 'baseline' && g.baselineName !== undefined;
+
+/** The processes behind the gate's rows, counted from the rows themselves (each process's rounds are one entry of logRatios). */
+export function gateProcesses(g: GateSummary): string {
+  const perRow = new Map<number, number>();
+  for (const x of g.rows.filter(isMeasured)) perRow.set(x.logRatios.length, (perRow.get(x.logRatios.length) ?? 0) + 1);
+  const counts = [...perRow].sort((a, b) => a[0] - b[0]);
+  const processes = (n: number) => plural(n, 'process', 'processes');
+  const measuredIn = counts.length === 1 ? `${processes(counts[0][0])} per pair`
+    : `${counts.map(([n, rows]) => `${processes(n)} for ${plural(rows, 'pair')}`).join(', ')} (a pair first judged slower is measured again in new processes, and its row pools both)`;
+  const who = g.mode === 'baseline' && g.baselineName === undefined ? 'Recorded as a baseline' : 'Measured in this run';
+  const baseline = againstBaseline(g) ? ` The baseline's rows were measured in their own processes, which this report does not count (see the baseline report ${JSON.stringify(g.baselineName)}).` : '';
+  return `${who}: ${measuredIn}.${baseline}`;
+}
+
+/** Threads of an engine as the report records them: an oracle's own count, else its timings'. */
+export function threadsOf(r: Report, engine: string): string | undefined {
+  const oracle = r.oracles.find((o) => o.name === engine);
+  if (oracle) return String(oracle.threads);
+  const counts = [...new Set(r.timings.filter((t) => t.engine === engine).map((t) => t.threads))];
+  return counts.length ? counts.join('/') : undefined;
+}
+
+function gateThreads(r: Report, g: GateSummary): string {
+  const engines = [...new Set(g.rows.flatMap((x) => [x.candidate, x.reference]))].sort();
+  return `Threads: ${engines.map((e) => `${e} ${threadsOf(r, e) ?? 'not recorded'}`).join(', ')}.`;
 }
 
 export const VERDICT_MARK: Record<GateRow['verdict'], string> = { slower: '❌', faster: '🚀', unchanged: '✅', unconfirmed: '❔', new: '🆕', errored: '💥' };
@@ -150,14 +181,87 @@ export function caseRows(r: Report, items: readonly { caseId: string; computatio
   return [...seen.values()].sort((a, b) => rank(a) - rank(b) || (a.computation === b.computation ? 0 : a.computation === 'forward' ? -1 : 1));
 }
 
-/** Measured timings grouped per (case, computation), fastest first. */
-export function timingGroups(r: Report): { row: CaseRow; timings: Timing[] }[] {
-  return caseRows(r, r.timings).map((row) => ({
-    row,
-    timings: r.timings
+export type MeasuredTiming = Extract<Timing, { state: 'measured' }>;
+
+export interface TimingGroup { row: CaseRow; timings: Timing[]; fastest?: MeasuredTiming }
+
+/** Timings grouped per (case, computation), sorted by median (those without a time last), with the fastest. */
+export function timingGroups(r: Report): TimingGroup[] {
+  return caseRows(r, r.timings).map((row) => {
+    const timings = r.timings
       .filter((t) => t.caseId === row.caseId && t.computation === row.computation)
-      .sort((a, b) => (a.state === 'measured' ? a.medianMs : Infinity) - (b.state === 'measured' ? b.medianMs : Infinity)),
-  }));
+      .sort((a, b) => (a.state === 'measured' ? a.medianMs : Infinity) - (b.state === 'measured' ? b.medianMs : Infinity));
+    const fastest = timings[0]?.state === 'measured' ? timings[0] : undefined;
+    return { row, timings, ...(fastest ? { fastest } : {}) };
+  });
+}
+
+/** A ratio as "2.90x", "34.6x", "100x": fewer decimals as it grows. */
+export function times(ratio: number): string {
+  if (!Number.isFinite(ratio)) return `${ratio}x`;
+  if (ratio < 1) return `${Number(ratio.toPrecision(2))}x`;
+  return `${ratio.toFixed(ratio < 10 ? 2 : ratio < 100 ? 1 : 0)}x`;
+}
+
+/** A timing against the fastest of its group, in words: "fastest", "as fast as ort", "2.90x slower than ort". */
+export function versusFastest(t: MeasuredTiming, fastest: MeasuredTiming): string {
+  if (t === fastest) return 'fastest';
+  if (t.ratioToFastest < 1.005) return `as fast as ${fastest.engine}`;
+  return `${times(t.ratioToFastest)} slower than ${fastest.engine}`;
+}
+
+/** Why a timing has no time: "n/a for ort: ...", "tfjs-wasm errored: ...". */
+export function noTimeNote(t: Timing): string {
+  if (t.state === 'errored') return `${t.engine} errored: ${t.error}`;
+  if (t.state === 'n/a') return t.reason.startsWith('n/a') ? t.reason : `n/a for ${t.engine}: ${t.reason}`;
+  return '';
+}
+
+/** How the timings were made, as they record it: "timed in 1 process per engine; 1 thread per engine except tfjs-wasm 4". */
+export function timingConditions(timings: readonly Timing[]): string {
+  const processes = recorded(timings, (t) => t.processes, 'process', 'processes');
+  const pooled = timings.some((t) => t.processes > 1) ? ' (samples pooled)' : '';
+  return `timed in ${processes}${pooled}; ${recorded(timings, (t) => t.threads, 'thread', 'threads')}`;
+}
+
+/** The most common value "per engine", then the engines that differ from it: "1 thread per engine except tfjs-wasm 4". */
+function recorded(timings: readonly Timing[], value: (t: Timing) => number, one: string, many: string): string {
+  const tally = new Map<number, number>();
+  for (const t of timings) tally.set(value(t), (tally.get(value(t)) ?? 0) + 1);
+  const common = [...tally].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]?.[0] ?? 0;
+  const others = new Map<string, Set<number>>();
+  for (const t of timings) if (value(t) !== common) others.set(t.engine, (others.get(t.engine) ?? new Set<number>()).add(value(t)));
+  const except = [...others].sort((a, b) => a[0].localeCompare(b[0])).map(([engine, values]) => `${engine} ${[...values].join('/')}`);
+  return `${plural(common, one, many)} per engine${except.length ? ` except ${except.join(', ')}` : ''}`;
+}
+
+/** Everything that fails the gate or the run from the gate's side: slower and errored pairs, regressions, cases still failing. */
+export interface GateFailures { slower: MeasuredGateRow[]; errored: ErroredGateRow[]; regressions: string[]; stillFailing: string[] }
+
+export function gateFailures(g: GateSummary | undefined): GateFailures {
+  return {
+    slower: (g?.rows ?? []).filter((x): x is MeasuredGateRow => x.verdict === 'slower'),
+    errored: g ? erroredRows(g) : [],
+    regressions: g?.regressions ?? [],
+    stillFailing: g?.stillFailing ?? [],
+  };
+}
+
+/** Implementation timings that errored (hung, crashed or threw while timed): each fails the run. */
+export const failingTimings = (r: Report): Extract<Timing, { state: 'errored' }>[] =>
+  r.timings.filter((t): t is Extract<Timing, { state: 'errored' }> => t.kind === 'implementation' && t.state === 'errored');
+
+/** How many entries the Failures section lists: failing checks and timings, case file errors and the gate's failures. */
+export function failureCount(r: Report): number {
+  const g = gateFailures(r.gate);
+  return failingResults(r).length + failingTimings(r).length + r.caseErrors.length +
+    g.slower.length + g.errored.length + g.regressions.length + g.stillFailing.length;
+}
+
+/** A slower pair's numbers in words: "+235.3% against the baseline (95% interval +228.7% … +249.0%; threshold +10%)". */
+export function slowerText(g: GateSummary, x: MeasuredGateRow): string {
+  return `${logPercent(x.estimate)} ${againstBaseline(g) ? 'against the baseline' : 'vs the reference'} ` +
+    `(95% interval ${logPercent(x.low)} … ${logPercent(x.high)}; threshold +${(x.threshold * 100).toFixed(0)}%)`;
 }
 
 // ---- Markdown
@@ -176,8 +280,6 @@ function table(head: string[], rows: string[][], align?: ('l' | 'r')[]): string[
   const sep = head.map((_, i) => (align?.[i] === 'r' ? '---:' : '---'));
   return [`| ${head.join(' | ')} |`, `| ${sep.join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)];
 }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 function headline(r: Report, s: Summary): string[] {
   const i = s.implementations;
@@ -205,10 +307,24 @@ function headline(r: Report, s: Summary): string[] {
   return lines;
 }
 
+/** Everything that failed, in one section: checks, case files, the gate. */
 function failures(r: Report): string[] {
+  const total = failureCount(r);
+  if (!total) return [];
+  return ['', `### ❌ Failures (${total})`, ...checkFailures(r), ...timingFailures(r), ...caseErrors(r), ...gateFailureLines(r)];
+}
+
+function timingFailures(r: Report): string[] {
+  const failing = failingTimings(r);
+  if (!failing.length) return [];
+  return ['', `#### Timings (${failing.length})`, '',
+    ...failing.map((t) => `- 💥 **${md(t.engine)}** on ${md(t.caseId)} (${t.computation}): errored while timed: ${md(t.error)}`)];
+}
+
+function checkFailures(r: Report): string[] {
   const failing = failingResults(r);
   if (!failing.length) return [];
-  const lines = ['', `### ❌ Failures (${failing.length})`, ''];
+  const lines = ['', `#### Checks (${failing.length})`, ''];
   for (const x of failing) {
     const where = `**${md(x.subject)}** on ${md(x.caseId)} (${x.computation})`;
     if (x.state === 'errored') { lines.push(`- ${where}: 💥 threw ${md(x.error)}`); continue; }
@@ -223,8 +339,23 @@ function failures(r: Report): string[] {
 
 function caseErrors(r: Report): string[] {
   if (!r.caseErrors.length) return [];
-  return ['', `### ❌ Case file errors (${r.caseErrors.length})`, '',
+  return ['', `#### Case files (${r.caseErrors.length})`, '',
     ...r.caseErrors.map((e) => `- ${md(e.file)}:${e.line}${e.field ? ` ${md(e.field)}` : ''}: ${md(e.message)}`)];
+}
+
+function gateFailureLines(r: Report): string[] {
+  const g = r.gate;
+  const f = gateFailures(g);
+  const count = f.slower.length + f.errored.length + f.regressions.length + f.stillFailing.length;
+  if (!g || !count) return [];
+  const list = (title: string, items: string[]) => (items.length ? ['', `${title}:`, '', ...items.map((x) => `- ${x}`)] : []);
+  const pair = (x: GateRow) => `**${md(x.candidate)}** vs ${md(x.reference)} on ${md(x.caseId)} (${x.computation})`;
+  return ['', `#### Speed gate (${count})`,
+    ...list('**Slower** (fails the gate)', f.slower.map((x) => `❌ ${pair(x)}: ${md(slowerText(g, x))}`)),
+    ...list('**Errored while timed** (fails the gate)', f.errored.map((x) => `💥 ${pair(x)}: ${md(x.error)}`)),
+    ...list('**Regressions** (passed in the baseline, fail now)', f.regressions.map(md)),
+    ...list('**Still failing** (did not pass in the baseline either)', f.stillFailing.map(md)),
+  ];
 }
 
 function oracleTrouble(r: Report): string[] {
@@ -243,6 +374,19 @@ function oracleTrouble(r: Report): string[] {
   return lines;
 }
 
+/** A long table folded away: the summary line stays visible. */
+function details(summary: string, body: string[]): string[] {
+  return ['', `<details><summary>${summary}</summary>`, '', ...body, '', '</details>'];
+}
+
+/** The verdict counts ("1 slower, 1 faster"), in the order of VERDICT_MARK. */
+function verdictCounts(g: GateSummary): string {
+  return Object.keys(VERDICT_MARK).flatMap((v) => {
+    const n = g.rows.filter((x) => x.verdict === v).length;
+    return n ? [`${n} ${v}`] : [];
+  }).join(', ');
+}
+
 function gateSection(r: Report): string[] {
   const g = r.gate;
   if (!g) return [];
@@ -250,54 +394,63 @@ function gateSection(r: Report): string[] {
   const lines = ['', `### ${gatePassed(g) ? '✅' : '❌'} Speed gate${against}`, ''];
   const warning = foreignWarning(g);
   if (warning) lines.push(`> ⚠️ **Warning:** ${md(warning)}`, '');
-  const errored = erroredRows(g);
-  if (errored.length) {
-    lines.push('**Errored while timed** (fails the gate):', '',
-      ...errored.map((x) => `- 💥 **${md(x.candidate)}** vs ${md(x.reference)} on ${md(x.caseId)} (${x.computation}): ${md(x.error)}`), '');
-  }
-  if (g.regressions.length) lines.push(`**Regressions** (passed in the baseline, fail now): ${g.regressions.map(md).join('; ')}`, '');
-  if (g.stillFailing.length) lines.push(`**Still failing**: ${g.stillFailing.map(md).join('; ')}`, '');
-  if (g.rows.length) {
-    lines.push(...table(
-      ['Case', 'Computation', 'Candidate', 'Reference', 'Estimate', '95% interval', 'Baseline', 'Verdict'],
-      g.rows.map((x) => [
-        md(x.caseId), x.computation, md(x.candidate), md(x.reference),
-        ...(isMeasured(x) ? [logPercent(x.estimate), `${logPercent(x.low)} … ${logPercent(x.high)}`, x.baseline === undefined ? '—' : logPercent(x.baseline)] : ['—', '—', '—']),
-        `${VERDICT_MARK[x.verdict]} ${x.verdict}`,
-      ]),
-      ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'l'],
-    ), '', ...(g.rows.some(isMeasured) ? [`<sub>${gateMethod(g)}</sub>`] : []));
-  }
+  if (!g.rows.length) return [...lines, 'No pairs were timed.'];
+  lines.push(`${plural(g.rows.length, 'pair')}: ${verdictCounts(g)}${gateFailures(g).slower.length + erroredRows(g).length ? ' (the failing ones are listed under Failures)' : ''}.`);
+  lines.push(...details(`Gate table (${plural(g.rows.length, 'pair')})`, table(
+    ['Case', 'Computation', 'Candidate', 'Reference', 'Estimate', '95% interval', 'Baseline', 'Verdict'],
+    g.rows.map((x) => [
+      md(x.caseId), x.computation, md(x.candidate), md(x.reference),
+      ...(isMeasured(x) ? [logPercent(x.estimate), `${logPercent(x.low)} … ${logPercent(x.high)}`, x.baseline === undefined ? '—' : logPercent(x.baseline)] : ['—', '—', '—']),
+      `${VERDICT_MARK[x.verdict]} ${x.verdict}`,
+    ]),
+    ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'l'],
+  )));
+  if (g.rows.some(isMeasured)) lines.push('', `<sub>${md(gateMethod(r, g))}</sub>`);
   return lines;
 }
 
-function timingSection(r: Report): string[] {
-  const groups = timingGroups(r);
-  const measuredRows: string[][] = [];
-  const other: string[] = [];
-  for (const { timings } of groups) {
+/** One line per case: the fastest engine and how far behind each other one is. */
+function fastestLines(groups: TimingGroup[]): string[] {
+  return groups.flatMap(({ row, timings, fastest }) => {
+    if (!fastest) return [];
+    const others = timings.filter((t): t is MeasuredTiming => t.state === 'measured' && t !== fastest).map((t) => `${md(t.engine)} ${times(t.ratioToFastest)} slower`);
+    return [`- ${md(row.caseId)} (${row.computation}): fastest **${md(fastest.engine)}** (${fmt(fastest.medianMs)} ms)${others.length ? `, then ${others.join(', ')}` : ''}`];
+  });
+}
+
+/** The rows of the timing table, fastest first per case; engines without a time point to a numbered note. */
+function timingRows(groups: TimingGroup[]): { rows: string[][]; notes: string[] } {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const { timings, fastest } of groups) {
     for (const t of timings) {
-      if (t.state === 'measured') {
-        measuredRows.push([
-          md(t.caseId), t.computation, md(t.engine), fmt(t.medianMs), fmt(t.p99Ms), `±${t.rmePercent.toFixed(1)}%`,
-          `${fmt(t.throughput)} ${t.throughputUnit}`, `${t.ratioToFastest.toFixed(2)}x`,
-          t.ratioToTfjsCpu === undefined ? '—' : `${t.ratioToTfjsCpu.toFixed(2)}x`,
-        ]);
-      } else if (t.state === 'errored') {
-        other.push(`- 💥 **${md(t.engine)}** on ${md(t.caseId)} (${t.computation}): ${md(t.error)}`);
+      const lead = [md(t.caseId), t.computation, md(t.engine)];
+      if (t.state !== 'measured' || !fastest) {
+        notes.push(`\\[${notes.length + 1}\\] ${md(noTimeNote(t))}`);
+        rows.push([...lead, `${t.state} \\[${notes.length}\\]`, '', '', '', '', '']);
+        continue;
       }
+      const words = versusFastest(t, fastest);
+      rows.push([...lead, fmt(t.medianMs), fmt(t.p99Ms), `±${t.rmePercent.toFixed(1)}%`, `${fmt(t.throughput)} ${t.throughputUnit}`,
+        t === fastest ? '**fastest**' : md(words), t.ratioToTfjsCpu === undefined ? '—' : times(t.ratioToTfjsCpu)]);
     }
   }
-  if (!measuredRows.length && !other.length) return [];
-  const lines = ['', '### Timings', ''];
-  if (measuredRows.length) {
-    lines.push(...table(
-      ['Case', 'Computation', 'Engine', 'Median ms', 'p99 ms', '±rme', 'Throughput', 'x fastest', 'x tfjs-cpu'],
-      measuredRows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
-    ));
-  }
-  if (other.length) lines.push('', 'Timings that failed:', '', ...other);
-  return lines;
+  return { rows, notes };
+}
+
+function timingSection(r: Report): string[] {
+  if (!r.timings.length) return [];
+  const groups = timingGroups(r);
+  const { rows, notes } = timingRows(groups);
+  const lines = table(['Case', 'Computation', 'Engine', 'Median ms', 'p99 ms', '±rme', 'Throughput', 'vs fastest', 'x tfjs-cpu'],
+    rows, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l', 'r']);
+  const oracleErrors = r.timings.filter((t) => t.kind === 'oracle' && t.state === 'errored')
+    .map((t) => `- 💥 **${md(t.engine)}** on ${md(t.caseId)} (${t.computation}): ${md(noTimeNote(t))}`);
+  return ['', '### Timings', '', ...fastestLines(groups),
+    ...(oracleErrors.length ? ['', 'Oracles that errored while timed (not failures):', '', ...oracleErrors] : []),
+    ...details(`Timing table (${plural(groups.length, 'case computation')}, ${plural(r.timings.length, 'timing')}, fastest first)`,
+      [...lines, ...(notes.length ? ['', ...notes.map((n) => `${n}  `)] : [])]),
+    '', `<sub>Median time per call with tinybench; ${md(timingConditions(r.timings))} (as each timing records it).</sub>`];
 }
 
 function resultTable(r: Report): string[] {
@@ -322,7 +475,6 @@ export function renderMarkdown(r: Report): string {
   return [
     ...headline(r, s),
     ...failures(r),
-    ...caseErrors(r),
     ...oracleTrouble(r),
     ...gateSection(r),
     ...timingSection(r),
