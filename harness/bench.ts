@@ -20,11 +20,26 @@ export interface Engine {
   release(): Promise<void>;
 }
 
-/** An implementation under test, timed inside its host. */
+/** A kernel that declined a computation while it was being timed: the timing is n/a, not an error. */
+export class Declined extends Error {
+  constructor(readonly reason: string) {
+    super(`declined: ${reason}`);
+    this.name = 'Declined';
+  }
+}
+
+/** An implementation under test, timed inside its host; what its supports() declines is n/a. */
 export function implementationEngine(impl: RemoteImplementation): Engine {
   return {
     name: impl.name, kind: 'implementation', threads: 1,
-    prepare: async (c, computation) => impl.unavailable(c, computation)?.reason ?? impl.prepare(c, computation),
+    prepare: async (c, computation) => {
+      const unavailable = impl.unavailable(c, computation);
+      if (unavailable) return unavailable.reason;
+      const support = await impl.supports(c, computation);
+      if (support.kind === 'declined') return support.reason;
+      if (support.kind === 'errored') throw new Error(`${impl.name}: ${support.error}`);
+      return impl.prepare(c, computation);
+    },
     release: async () => {},
   };
 }
@@ -125,6 +140,7 @@ async function timeInHost(base: TimingBase, prepared: Prepared, measure: NonNull
     const stats = sampleStats(samplesMs);
     return { ...base, state: 'measured', samplesMs, ...stats, roundTripMs, throughput: work.amount / (stats.medianMs * 1e6), throughputUnit: work.unit, ratioToFastest: 1 };
   } catch (e) {
+    if (e instanceof Declined) return { ...base, state: 'n/a', reason: e.reason };
     return { ...base, state: 'errored', error: errorText(e) };
   }
 }

@@ -126,6 +126,10 @@ export async function checkImplementation(
   const base = { caseId: c.id, subject: impl.name, kind: 'implementation' as const, computation };
   const unavailable = impl.unavailable(c, computation);
   if (unavailable) return { ...base, ...unavailable };
+  // Asked first: a declined computation is n/a, and neither it nor its second call is sent.
+  const support = await impl.supports(c, computation);
+  if (support.kind === 'declined') return { ...base, state: 'n/a', reason: support.reason };
+  if (support.kind === 'errored') return { ...base, state: 'errored', error: support.error, ...(support.stack.length ? { stack: support.stack } : {}) };
   const first = await impl.call(c, computation);
   if (first.kind === 'declined') return { ...base, state: 'n/a', reason: first.reason };
   if (first.kind === 'errored') return { ...base, state: 'errored', error: first.error, ...(first.stack.length ? { stack: first.stack } : {}) };

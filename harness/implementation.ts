@@ -1,7 +1,7 @@
-// The public implementation contract (DESIGN.md "The implementation contract").
+// The public implementation contract (docs/architecture.md "Implementation contract").
 import type { Conv2dGeometry, Pool2dGeometry } from './geometry.ts';
 import { isRecord } from './guards.ts';
-import { CONTRACT_OPS } from './host/protocol.ts';
+import { CONTRACT_OPS, type ContractOp, isContractOp } from './host/protocol.ts';
 import type { Layout } from './layout.ts';
 import type { Tensor } from './tensor.ts';
 
@@ -19,14 +19,50 @@ export interface Implementation {
   maxPool2dBackward?(x: Tensor, dy: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
   avgPool2d?(x: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
   avgPool2dBackward?(x: Tensor, dy: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
+  /**
+   * Whether the kernel takes a computation, asked in its host before the call: `true`, or why not
+   * (a non-empty string; reported "n/a for <name>: <reason>", never called, never timed). `g` is
+   * the record the op receives; `op` is the contract op, so one direction can be declined.
+   */
+  supports?(g: Conv2dGeometry | Pool2dGeometry, op: ContractOp): MaybePromise<true | string>;
 }
 
-/** Identity at run time; gives a user's module type checking. */
-export function defineImplementation<T extends Implementation>(impl: T): T {
+/** Identity at run time; gives a user's module type checking (an unknown property, such as a misspelt op, is an error). */
+export function defineImplementation(impl: Implementation): Implementation {
   return impl;
 }
 
 const OPS = CONTRACT_OPS;
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** The contract op a name nearly is (another case, or a letter or two off: one for conv2d), or undefined. */
+export function nearMissOf(name: string): ContractOp | undefined {
+  if (isContractOp(name)) return undefined;
+  let best: { op: ContractOp; d: number } | undefined;
+  for (const op of OPS) {
+    const d = editDistance(name.toLowerCase(), op.toLowerCase());
+    if (d <= (op.length > 6 ? 2 : 1) && (!best || d < best.d)) best = { op, d };
+  }
+  return best?.op;
+}
+
+/** Every property name of an object and of its prototypes (a class's methods), Object.prototype's aside. */
+function propertyNames(value: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const k of Object.getOwnPropertyNames(o)) names.add(k);
+  }
+  return [...names];
+}
 
 /** Checks that a loaded module's value satisfies the contract; returns why not, or undefined. */
 export function implementationProblem(value: unknown): string | undefined {
@@ -35,6 +71,11 @@ export function implementationProblem(value: unknown): string | undefined {
   if (value.layout !== 'NCHW' && value.layout !== 'NHWC') return `its "layout" must be 'NCHW' or 'NHWC', got ${JSON.stringify(value.layout)}`;
   for (const op of OPS) {
     if (value[op] !== undefined && typeof value[op] !== 'function') return `"${op}" is not a function`;
+  }
+  if (value.supports !== undefined && typeof value.supports !== 'function') return '"supports" is not a function';
+  for (const key of propertyNames(value)) {
+    const op = nearMissOf(key);
+    if (op && typeof value[key] === 'function') return `"${key}" is not a contract op; did you mean "${op}"?`;
   }
   if (!OPS.some((op) => typeof value[op] === 'function')) return `it implements none of ${OPS.join(', ')}`;
   return undefined;

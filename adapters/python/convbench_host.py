@@ -8,9 +8,12 @@
         ...
         return y                        # shape (g.batch, g.outChannels, g.outHeight, g.outWidth)
 
-    cb.serve(name="mine", conv2d=conv2d, declines={"maxPool2d": "not written yet"})
+    def supports(g, op):                # optional: asked before each computation is sent
+        return "groups > 1 is not supported" if op.startswith("conv2d") and g.groups != 1 else True
 
-Run it with `convbench --impl "cmd:python3 kernels/mine.py"`. This file speaks protocol version 1
+    cb.serve(name="mine", conv2d=conv2d, supports=supports, declines={"maxPool2d": "not written yet"})
+
+Run it with `convbench --impl "cmd:python3 kernels/mine.py"`. This file speaks protocol version 2
 of docs/host-protocol.md on stdin/stdout; it needs only the standard library and numpy (Python 3.9+).
 
 Kernels (all optional; give at least one):
@@ -32,6 +35,13 @@ float32. A kernel that does not handle a geometry raises `Declined("reason")`; a
 is reported as an error with its innermost stack lines. Whole ops left out on purpose go in
 `declines` ({op: reason}, op as `maxPool2d` or `max_pool2d`).
 
+`supports(g, op)`, if given, says up front whether a computation is taken: `op` is the contract op
+(`"conv2d"`, `"conv2dBackward"`, `"maxPool2d"`, ...), `g` the geometry its kernel would get. It
+returns True, or a non-empty reason string (or raises Declined): reported "n/a for <name>:
+<reason>", and the kernel is then neither called nor timed. A supports() that raises another
+exception, returns anything else, or hangs is the kernel's error. A keyword close to a kernel's
+name (`maxpool2d=`, `avg_pool2d_backwards=`) is refused with a suggestion.
+
 serve() first moves the real stdout to a private file descriptor and points fd 1 (and sys.stdout)
 at stderr, so prints from a kernel, or from C code under it, land in the harness's stderr log and
 never in the protocol; likewise stdin is replaced by /dev/null. Print nothing to stdout before
@@ -52,7 +62,7 @@ import numpy as np
 __all__ = ["serve", "Declined", "Geometry"]
 
 PROTOCOL = "convbench-host"
-VERSION = 1
+VERSION = 2
 MAX_HEADER_BYTES = 1 << 20
 MAX_STACK_LINES = 8
 # A `time` request goes on until both `iterations` and `minMs` are met; this bounds the number of
@@ -73,6 +83,27 @@ _OPS = {
     "avgPool2dBackward": ("avg_pool2d_backward", ("x", "dy"), ("dx",)),
 }
 _BY_KEYWORD = {kw: op for op, (kw, _, _) in _OPS.items()}
+
+
+def _distance(a, b):
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            row.append(min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = row
+    return prev[-1]
+
+
+def _near_miss(key):
+    """The serve() keyword of a kernel that `key` nearly names (case, `_`, a letter or two), or None."""
+    flat = key.lower().replace("_", "")
+    best = None
+    for kw in _BY_KEYWORD:
+        d = _distance(flat, kw.replace("_", ""))
+        if d <= (2 if len(kw) > 6 else 1) and (best is None or d < best[0]):
+            best = (d, kw)
+    return best and best[1]
 
 
 class Declined(Exception):
@@ -231,6 +262,10 @@ class _RequestError(Exception):
     """A request this host cannot serve (not a kernel failure): replied to as an error."""
 
 
+class _SupportsError(Exception):
+    """supports() raised or answered something else than True or a reason: (message, stack lines)."""
+
+
 def _collect(op, result, expected):
     """The kernel's result as [(name, array)] in `outputs` order, or raises _RequestError naming the fault."""
     _, _, names = _OPS[op]
@@ -287,11 +322,12 @@ def _aliasing(outputs, inputs):
 
 
 class _Host:
-    def __init__(self, name, layout, kernels, declines, writer):
+    def __init__(self, name, layout, kernels, declines, supports, writer):
         self.name = name
         self.layout = layout
         self.kernels = kernels  # contract op -> function
         self.declines = declines
+        self.supports = supports
         self.writer = writer
 
     def hello(self):
@@ -305,7 +341,7 @@ class _Host:
         kind = header.get("type")
         op = header.get("op")
         try:
-            if kind not in ("call", "time"):
+            if kind not in ("call", "time", "supports"):
                 raise _RequestError("unknown request type %r" % (kind,))
             if op not in _OPS:
                 raise _RequestError("unknown op %r" % (op,))
@@ -318,6 +354,11 @@ class _Host:
             geometry = header.get("geometry")
             if not isinstance(geometry, dict):
                 raise _RequestError("the request has no geometry object")
+            # Asked before a call (protocol 2), and again before every call and timing.
+            reason = self.refusal(Geometry(geometry), op)
+            if reason is not None or kind == "supports":
+                _send(self.writer, {"type": "declined", "id": rid, "reason": reason} if reason is not None else {"type": "supported", "id": rid})
+                return
             args = _arguments(op, tensors, Geometry(geometry))
             if kind == "call":
                 self.call(rid, op, kernel, args, tensors, header.get("outputs") or [])
@@ -327,8 +368,28 @@ class _Host:
             _send(self.writer, {"type": "declined", "id": rid, "reason": d.reason[:4000]})
         except _RequestError as e:
             _send(self.writer, {"type": "error", "id": rid, "error": str(e)[:4000], "stack": []})
+        except _SupportsError as e:
+            _send(self.writer, {"type": "error", "id": rid, "error": e.args[0][:4000], "stack": e.args[1]})
         except Exception as e:  # a kernel's own failure
             _send(self.writer, {"type": "error", "id": rid, "error": _error_text(e), "stack": _stack(e)})
+
+    def refusal(self, geometry, op):
+        """None when supports() takes the computation, else its reason; raises _SupportsError when it misbehaves."""
+        if self.supports is None:
+            return None
+        try:
+            answer = self.supports(geometry, op)
+        except Declined as d:
+            return d.reason[:4000]
+        except Exception as e:
+            raise _SupportsError("supports(): %s" % _error_text(e), _stack(e)) from None
+        if isinstance(answer, (bool, np.bool_)) and answer:
+            return None
+        if isinstance(answer, str) and answer:
+            return answer[:4000]
+        plain = answer is None or isinstance(answer, (bool, np.bool_, int, float, str))
+        shown = repr(answer)[:80] if plain else "a %s" % type(answer).__name__
+        raise _SupportsError("supports(): returned %s; it must return True or a non-empty reason string" % shown, [])
 
     def call(self, rid, op, kernel, args, tensors, expected):
         start = time.perf_counter()
@@ -403,8 +464,15 @@ def _watch_parent():
 
 
 def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=None, max_pool2d_backward=None,
-          avg_pool2d=None, avg_pool2d_backward=None, declines=None):
+          avg_pool2d=None, avg_pool2d_backward=None, declines=None, supports=None, **unknown):
     """Serve the given kernels to the harness over stdin/stdout until stdin closes."""
+    for key in unknown:
+        near = _near_miss(key)
+        if near:
+            raise TypeError('"%s" is not a kernel of serve(); did you mean "%s"?' % (key, near))
+        raise TypeError("serve() got an unexpected keyword argument %r" % (key,))
+    if supports is not None and not callable(supports):
+        raise TypeError("supports must be a function, got %s" % type(supports).__name__)
     given = {"conv2d": conv2d, "conv2d_backward": conv2d_backward, "max_pool2d": max_pool2d,
              "max_pool2d_backward": max_pool2d_backward, "avg_pool2d": avg_pool2d, "avg_pool2d_backward": avg_pool2d_backward}
     kernels = {}
@@ -423,7 +491,7 @@ def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=Non
 
     reader, writer = _claim_stdio()
     _watch_parent()
-    host = _Host(name, layout, kernels, declined, writer)
+    host = _Host(name, layout, kernels, declined, supports, writer)
     try:
         host.hello()
         while True:

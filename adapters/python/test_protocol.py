@@ -7,7 +7,8 @@ misbehaving host (written to a temporary file) as subprocesses, speaks docs/host
 them, and checks every reply: the handshake, results against a float64 numpy reference written
 here independently (per-tap strided slices of the padded input, not the examples' window loops),
 the inputs echoed back, time requests, errors with stack lines, wrong shapes, writes into an input,
-aliasing, declines, stdout kept clean of kernel prints, and a clean exit at stdin EOF.
+aliasing, declines, supports() requests (and supports() that misbehaves), a near-miss keyword of
+serve() refused, stdout kept clean of kernel prints, and a clean exit at stdin EOF.
 """
 
 import json
@@ -317,7 +318,7 @@ def run_conv(host, g, x, w, b, dy):
 def naive_handshake():
     host = Host(NAIVE)
     h = host.hello
-    assert h == {"protocol": "convbench-host", "version": 1, "name": "numpy-naive", "layout": "NCHW",
+    assert h == {"protocol": "convbench-host", "version": 2, "name": "numpy-naive", "layout": "NCHW",
                  "ops": ["conv2d", "conv2dBackward", "avgPool2d", "avgPool2dBackward"], "declines": h.get("declines")}, h
     assert set(h["declines"]) == {"maxPool2d", "maxPool2dBackward"}, h
     assert host.close() == 0
@@ -540,7 +541,7 @@ def adapter_behaviour():
     path = bad_host()
     try:
         host = Host(path)
-        assert host.hello == {"protocol": "convbench-host", "version": 1, "name": "bad-host+1", "layout": "NCHW",
+        assert host.hello == {"protocol": "convbench-host", "version": 2, "name": "bad-host+1", "layout": "NCHW",
                               "ops": ["conv2d", "conv2dBackward", "avgPool2d", "avgPool2dBackward"],
                               "declines": {"maxPool2d": "max pooling is not written yet"}}, host.hello
 
@@ -646,6 +647,107 @@ def adapter_refuses_a_bad_name_before_the_handshake():
         assert p.returncode != 0 and p.stdout == b"" and b"name must be" in p.stderr, p
     finally:
         os.unlink(path)
+
+
+SUPPORTS_HOST = r'''
+import sys
+sys.path.insert(0, %(adapters)r)
+import numpy as np
+import convbench_host as cb
+
+def avg_pool2d(x, g):
+    if g.kernelHeight == 3:
+        raise AssertionError("called on a geometry supports() declined")
+    return np.zeros((g.batch, g.channels, g.outHeight, g.outWidth), dtype=np.float32)
+
+def avg_pool2d_backward(x, dy, g):
+    raise AssertionError("called although supports() declines the direction")
+
+def supports(g, op):
+    mode = g.inHeight
+    if mode == 1:
+        raise ValueError("supports blew up")
+    if mode == 2:
+        return False
+    if mode == 3:
+        return ""
+    if mode == 4:
+        return 1
+    if mode == 5:
+        raise cb.Declined("declined by raising")
+    if op == "avgPool2dBackward":
+        return "no average-pool gradient"
+    return "3x3 windows are not supported" if g.kernelHeight == 3 else True
+
+cb.serve(name="supports", avg_pool2d=avg_pool2d, avg_pool2d_backward=avg_pool2d_backward, supports=supports)
+'''
+
+
+def script(text):
+    fd, path = tempfile.mkstemp(suffix="_host.py")
+    with os.fdopen(fd, "w") as f:
+        f.write(text % {"adapters": HERE})
+    return path
+
+
+@check
+def adapter_supports():
+    path = script(SUPPORTS_HOST)
+    try:
+        host = Host(path)
+        assert host.hello["version"] == 2 and host.hello["ops"] == ["avgPool2d", "avgPool2dBackward"], host.hello
+
+        def ask(xs, kernel, kind="supports", op="avgPool2d"):
+            g = pool_geometry(xs, kernel)
+            x = uniform(*xs)
+            ys = (g["batch"], g["channels"], g["outHeight"], g["outWidth"])
+            if kind == "supports":
+                return host.send({"type": "supports", "op": op, "geometry": g})
+            tensors = [("x", x)] + ([("dy", uniform(*ys))] if op.endswith("Backward") else [])
+            outputs = [("y", ys)] if not op.endswith("Backward") else [("dx", xs)]
+            return host.call(op, g, tensors, outputs, kind=kind, **({"warmup": 0, "iterations": 2, "minMs": 0} if kind == "time" else {}))
+
+        # a supports request carries no tensors; True, a reason, a decline by op
+        assert ask((1, 1, 8, 8), (2, 2)) == ({"type": "supported", "id": host.next_id}, []), "supported"
+        reply, frames = ask((1, 1, 8, 8), (3, 3))
+        assert reply == {"type": "declined", "id": host.next_id, "reason": "3x3 windows are not supported"} and not frames, reply
+        reply, _ = ask((1, 1, 8, 8), (2, 2), op="avgPool2dBackward")
+        assert reply["type"] == "declined" and reply["reason"] == "no average-pool gradient", reply
+        reply, _ = ask((1, 1, 5, 5), (1, 1))
+        assert reply["type"] == "declined" and reply["reason"] == "declined by raising", reply
+
+        # a call or a timing supports() declines is declined again, and the kernel is never called
+        for kind in ("call", "time"):
+            reply, frames = ask((1, 1, 8, 8), (3, 3), kind=kind)
+            assert reply["type"] == "declined" and "3x3" in reply["reason"] and not frames, reply
+            reply, _ = ask((1, 1, 8, 8), (2, 2), kind=kind, op="avgPool2dBackward")
+            assert reply["type"] == "declined", reply
+        reply, frames = ask((1, 1, 8, 8), (2, 2), kind="call")
+        assert reply["type"] == "result", reply
+
+        # a supports() that raises or answers something else is an error, whatever the request
+        for kind in ("supports", "call"):
+            reply, _ = ask((1, 1, 1, 4), (1, 1), kind=kind)
+            assert reply["type"] == "error" and reply["error"] == "supports(): ValueError: supports blew up", reply
+            assert reply["stack"] and reply["stack"][0].endswith(" in supports"), reply
+        for xs, shown in (((1, 1, 2, 4), "False"), ((1, 1, 3, 4), "''"), ((1, 1, 4, 4), "1")):
+            reply, _ = ask(xs, (1, 1))
+            assert reply["type"] == "error" and reply["error"] == "supports(): returned %s; it must return True or a non-empty reason string" % shown, reply
+        assert host.close() == 0, host.log()
+    finally:
+        os.unlink(path)
+
+
+@check
+def adapter_refuses_a_near_miss_keyword():
+    for keyword, suggestion in (("maxpool2d", "max_pool2d"), ("avgPool2dBackward", "avg_pool2d_backward"), ("conv2d_backwards", "conv2d_backward")):
+        path = script("import sys\nsys.path.insert(0, %(adapters)r)\nimport convbench_host as cb\ncb.serve(name='near', " + keyword + "=lambda *a: None)\n")
+        try:
+            p = subprocess.run([sys.executable, path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            want = '"%s" is not a kernel of serve(); did you mean "%s"?' % (keyword, suggestion)
+            assert p.returncode != 0 and p.stdout == b"" and want.encode() in p.stderr, (keyword, p)
+        finally:
+            os.unlink(path)
 
 
 def main():

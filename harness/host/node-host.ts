@@ -121,10 +121,30 @@ async function serve(impl: Implementation): Promise<void> {
   process.exit(0);
 }
 
+/** What the kernel's supports() says of a request: undefined when it takes it, else the reply (declined, or error). */
+async function refusal(impl: Implementation, op: ContractOp, geometry: unknown, id: unknown): Promise<Record<string, unknown> | undefined> {
+  if (typeof impl.supports !== 'function') return undefined;
+  let answer: unknown;
+  try {
+    answer = await Reflect.apply(impl.supports, impl, [geometry, op]);
+  } catch (e) {
+    const d = describeThrown(e);
+    return { type: 'error', id, error: `supports(): ${d.message}`, stack: d.stack };
+  }
+  if (answer === true) return undefined;
+  if (typeof answer === 'string' && answer !== '') return { type: 'declined', id, reason: answer };
+  const plain = answer === null || (typeof answer !== 'object' && typeof answer !== 'function');
+  const shown = answer === '' ? 'an empty string' : plain ? String(answer) : `a ${typeof answer}`;
+  return { type: 'error', id, error: `supports(): returned ${shown.slice(0, 80)}; it must return true or a non-empty reason string`, stack: [] };
+}
+
 async function answer(impl: Implementation, h: Record<string, unknown>, tensors: Frame[]): Promise<void> {
   const id = h.id;
   const op = h.op;
   if (!isContractOp(op) || typeof impl[op] !== 'function') { send({ type: 'error', id, error: `this host does not implement ${JSON.stringify(op)}`, stack: [] }); return; }
+  // Asked before a call (protocol 2), and again before every call and timing: a declined computation never runs.
+  const refused = await refusal(impl, op, h.geometry, id);
+  if (refused || h.type === 'supports') { send(refused ?? { type: 'supported', id }); return; }
   const method = impl[op];
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const args = argumentsOf(op, byName, h.geometry);

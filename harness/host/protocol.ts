@@ -5,7 +5,10 @@ import { isRecord } from '../guards.ts';
 import { sizeOf } from '../tensor.ts';
 
 export const PROTOCOL = 'convbench-host';
-export const PROTOCOL_VERSION = 1;
+/** What our hosts speak; the harness also takes version 1 hosts (which get no `supports` requests). */
+export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSIONS = [1, 2] as const;
+export type ProtocolVersion = (typeof PROTOCOL_VERSIONS)[number];
 /** Our Node host answers on this descriptor, so that anything writing to fd 1 only reaches the log. */
 export const NODE_PROTOCOL_FD = 3;
 /** A header line longer than this is a protocol error (a host printing garbage, or a huge claim). */
@@ -18,13 +21,14 @@ export const isContractOp = (v: unknown): v is ContractOp => CONTRACT_OPS.some((
 export interface FrameSpec { name: string; shape: number[] }
 export interface Frame extends FrameSpec { data: Float32Array }
 
-export interface Hello { name: string; layout: 'NCHW' | 'NHWC'; ops: ContractOp[]; declines: Partial<Record<ContractOp, string>> }
+export interface Hello { version: ProtocolVersion; name: string; layout: 'NCHW' | 'NHWC'; ops: ContractOp[]; declines: Partial<Record<ContractOp, string>> }
 
 export type Reply =
   | { type: 'result'; id: number; kernelMs: number; tensors: Frame[]; violations: string[] }
   | { type: 'timed'; id: number; samplesMs: number[] }
   | { type: 'error'; id: number; error: string; stack: string[] }
-  | { type: 'declined'; id: number; reason: string };
+  | { type: 'declined'; id: number; reason: string }
+  | { type: 'supported'; id: number };
 
 /** A name the reports can show as it is: letters, digits and . _ - + (1-64 characters). */
 export const NAME_PATTERN = /^[A-Za-z0-9._+-]{1,64}$/;
@@ -123,7 +127,8 @@ const text = (v: unknown, fallback: string): string => (typeof v === 'string' ? 
 /** The handshake, checked. */
 export function parseHello(h: Record<string, unknown>): Hello {
   if (h.protocol !== PROTOCOL) throw new ProtocolError(`the first message is not a convbench-host handshake (no "protocol": "${PROTOCOL}")`);
-  if (h.version !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version ${JSON.stringify(h.version)}; this convbench speaks version ${PROTOCOL_VERSION}`);
+  const version = PROTOCOL_VERSIONS.find((v) => v === h.version);
+  if (version === undefined) throw new ProtocolError(`protocol version ${JSON.stringify(h.version)?.slice(0, 20)}; this convbench speaks versions ${PROTOCOL_VERSIONS.join(' and ')}`);
   if (typeof h.name !== 'string' || !NAME_PATTERN.test(h.name)) {
     throw new ProtocolError(`"name" must be 1-64 letters, digits, '.', '_', '-' or '+', got ${JSON.stringify(h.name)?.slice(0, 80)}`);
   }
@@ -141,7 +146,7 @@ export function parseHello(h: Record<string, unknown>): Hello {
       declines[op] = text(reason, 'declined');
     }
   }
-  return { name: h.name, layout: h.layout, ops, declines };
+  return { version, name: h.name, layout: h.layout, ops, declines };
 }
 
 /** A reply to request `id`, checked. */
@@ -161,6 +166,7 @@ export function parseReply(h: Record<string, unknown>, tensors: Frame[], id: num
     }
     case 'error': return { type: 'error', id, error: text(h.error, 'an error without a message'), stack: strings(h.stack, 8) };
     case 'declined': return { type: 'declined', id, reason: text(h.reason, 'declined') };
+    case 'supported': return { type: 'supported', id };
     default: throw new ProtocolError(`unknown reply type ${JSON.stringify(h.type)?.slice(0, 40)}`);
   }
 }

@@ -2,6 +2,7 @@
 // runs. Inputs go out as copies in the kernel's layout; what comes back is checked before anything
 // else reads it: the inputs the host returns against what was sent (a kernel that wrote into its
 // input), each output's shape in the kernel's own layout, and the host's own reports of aliasing.
+import { Declined } from '../bench.ts';
 import type { Case } from '../cases/load.ts';
 import { axisNames } from '../compare.ts';
 import type { Computation, Outputs, Prepared } from '../invoke.ts';
@@ -19,6 +20,8 @@ export type CallOutcome =
   | { kind: 'declined'; reason: string }
   | { kind: 'errored'; error: string; stack: string[] };
 
+/** What the kernel's supports() says of a computation, asked before it is sent. */
+export type Support = { kind: 'supported' } | { kind: 'declined'; reason: string } | { kind: 'errored'; error: string; stack: string[] };
 
 /** Bitwise equality (NaN payloads and signed zeros included); the first differing index or -1. */
 function firstDifference(a: Float32Array, b: Float32Array): number {
@@ -62,6 +65,26 @@ export class RemoteImplementation {
     if (this.hello.ops.includes(op)) return undefined;
     const declined = this.hello.declines[op];
     return declined !== undefined ? { state: 'n/a', reason: declined } : { state: 'skipped', reason: `${this.name} does not implement ${op}` };
+  }
+
+  /**
+   * Asks the host whether its kernel takes this computation (a `supports` request, protocol 2; a
+   * version 1 host is not asked). Only the op and the geometry go out, no tensors. A supports()
+   * that throws, answers something else than true or a reason, or hangs is an error.
+   */
+  async supports(c: Case, computation: Computation): Promise<Support> {
+    if (this.hello.version < 2) return { kind: 'supported' };
+    let reply: Reply;
+    try {
+      reply = await this.send({ type: 'supports', op: methodOf(c.op, computation), geometry: c.geometry }, [], 0, this.timeLimitOf(c));
+    } catch (e) {
+      if (e instanceof HostFailure) return { kind: 'errored', error: `supports(): ${e.message}`, stack: [] };
+      throw e;
+    }
+    if (reply.type === 'supported') return { kind: 'supported' };
+    if (reply.type === 'declined') return { kind: 'declined', reason: reply.reason };
+    if (reply.type === 'error') return { kind: 'errored', error: reply.error, stack: reply.stack };
+    return { kind: 'errored', error: `protocol error: a "${reply.type}" reply to a supports request`, stack: [] };
   }
 
   /** Requests in flight, in order: a host serves one at a time, whoever asks. */
@@ -132,8 +155,9 @@ export class RemoteImplementation {
   prepare(c: Case, computation: Computation): Prepared {
     const { header, frames, expectedElements } = this.header(c, computation);
     let callMs = 0;
-    const raise = (what: string, r: { type: string; error?: string; reason?: string }): never => {
-      throw new Error(`${what}: ${r.type === 'error' ? r.error : r.type === 'declined' ? `declined: ${r.reason}` : `a "${r.type}" reply`}`);
+    const raise = (what: string, r: Reply): never => {
+      if (r.type === 'declined') throw new Declined(r.reason);
+      throw new Error(`${what}: ${r.type === 'error' ? r.error : `a "${r.type}" reply`}`);
     };
     return {
       call: async () => {
