@@ -1,11 +1,12 @@
 // Choosing what runs: --case / --exclude (repeatable, or-ed), --op (repeatable), --list, --version,
 // and work proportional to what is asked (reference64 and oracles only where a kernel has the op).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runConformance } from './api.ts';
+import { parseReport } from './report/json.ts';
 import { selectionMatcher } from './session.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convbench-select-'));
@@ -71,5 +72,25 @@ describe('work proportional to what is asked', () => {
     expect(mine.map((r) => `${r.caseId.split(' ')[0]} ${r.computation} ${r.state}`)).toEqual([
       'alpha forward passed', 'alpha backward skipped', 'beta forward skipped', 'beta backward skipped', 'gamma forward skipped', 'gamma backward skipped',
     ]);
+  });
+});
+
+describe('compare head vs base', () => {
+  it('takes two builds of a kernel that share a name and labels them by path', () => {
+    const naive = resolve('implementations/naive/index.ts');
+    for (const build of ['head', 'base']) {
+      mkdirSync(join(dir, build));
+      writeFileSync(join(dir, build, 'mine.ts'), `import naive from ${JSON.stringify(naive)};\nexport default { ...naive, name: 'mine' };\n`);
+    }
+    const bench = join(dir, 'bench.yaml');
+    writeFileSync(bench, 'cases:\n  - name: bench pool\n    op: maxpool2d\n    direction: forward\n    bench: true\n    attributes: { kernel: 2, strides: 2 }\n    inputs: { x: { shape: [2, 4, 16, 16] } }\n');
+    const head = join(dir, 'head', 'mine.ts');
+    const base = join(dir, 'base', 'mine.ts');
+    const r = cli('compare', head, base, '--cases', bench, '--processes', '1', '--rounds', '6', '--reports-dir', dir, '--report', 'same-name');
+    expect(r.stderr).not.toMatch(/harness error/);
+    expect([0, 1]).toContain(r.code);
+    const report = parseReport(readFileSync(join(dir, 'same-name.json'), 'utf8'), 'same-name.json');
+    expect(report.implementations.map((i) => i.name)).toEqual([`mine (${head})`, `mine (${base})`]);
+    expect(report.gate?.rows.map((row) => [row.candidate, row.reference])).toEqual([[`mine (${head})`, `mine (${base})`]]);
   });
 });

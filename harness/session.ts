@@ -75,18 +75,24 @@ export const inShard = (id: string, shard: { index: number; count: number }): bo
 /** Names the reports use for engines and references; an implementation may not take one. */
 const RESERVED = ['reference64', 'expected', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu', 'ort', 'none'];
 
-/** Starts the implementations' hosts; their names must be unique and not an engine's. */
+/**
+ * Starts the implementations' hosts. No name may be an engine's; implementations that share a
+ * name (two builds of one kernel, as in `compare head.ts base.ts`) are labelled by their source,
+ * "mine (./head.ts)", and by their position when that is the same too.
+ */
 export async function selectImplementations(specs: string[], limits: HostLimits = DEFAULT_LIMITS): Promise<RemoteImplementation[]> {
   const out = await startImplementations(specs, limits);
-  const problem = (impl: RemoteImplementation, i: number): string | undefined => {
-    if (RESERVED.includes(impl.name)) return `${impl.source}: the implementation is named "${impl.name}", the name of an engine or reference; rename it`;
-    const j = out.findIndex((o) => o.name === impl.name);
-    return j !== i ? `--impl: two implementations are named "${impl.name}" (${out[j].source} and ${impl.source})` : undefined;
-  };
-  const bad = out.map(problem).find((p) => p !== undefined);
-  if (bad) {
+  const reserved = out.find((impl) => RESERVED.includes(impl.name));
+  if (reserved) {
     for (const impl of out) impl.kill();
-    throw new UsageError(bad);
+    throw new UsageError(`${reserved.source}: the implementation is named "${reserved.name}", the name of an engine or reference; rename it`);
+  }
+  const named = (name: string) => out.filter((o) => o.name === name);
+  for (const group of [...new Set(out.map((o) => o.name))].map(named).filter((g) => g.length > 1)) {
+    for (const [k, impl] of group.entries()) {
+      const sameSource = group.filter((o) => o.source === impl.source).length > 1;
+      impl.relabel(`${impl.name} (${impl.source}${sameSource ? ` #${k + 1}` : ''})`);
+    }
   }
   return out;
 }

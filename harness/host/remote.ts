@@ -53,7 +53,11 @@ export class RemoteImplementation {
     return new RemoteImplementation(host, hello, source);
   }
 
-  get name(): string { return this.hello.name; }
+  /** Set when two implementations in one run share a name (compare's head and base builds). */
+  private label: string | undefined;
+  get name(): string { return this.label ?? this.hello.name; }
+  /** Names this implementation in every result and report instead of its own name. */
+  relabel(name: string): void { this.label = name; }
   get layout(): Layout { return this.hello.layout; }
   get limits(): HostLimits { return this.host.limits; }
   /** How many times its host was started (1 + restarts after failures). */
