@@ -1,6 +1,7 @@
 // The ONNX Runtime oracle: exact on the CS231n seed, agreement with reference64 on index-breaking
 // geometry forward and backward, every declared semantic difference measured on the engine, and
 // session reuse.
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { checkOutputs, computationsOf, describeFailure, referenceOutputs } from 
 import { pool2dGeometry } from '../geometry.ts';
 import type { Computation, Outputs } from '../invoke.ts';
 import { type AttributeValue, GraphBuilder } from './onnx-model.ts';
-import { ceilModeFlag, loadOrtOracle, OPSET, OrtOracle, REASONS } from './ort.ts';
+import { ceilModeFlag, loadOrtOracle, NCHWC_CANDIDATES, OPSET, OrtOracle, REASONS } from './ort.ts';
 import { maxPool2dForward64 } from './reference64.ts';
 
 let oracle: OrtOracle;
@@ -78,11 +79,21 @@ const FLT_LOWEST = -3.4028234663852886e38;
 describe('loading', () => {
   it('records its version, opset and thread settings', async () => {
     expect(oracle.name).toBe('ort');
-    expect(oracle.versions['onnxruntime-node']).toMatch(/^1\.23\./);
+    // The declared differences below are measured on this minor version.
+    expect(oracle.versions['onnxruntime-node']).toMatch(/^1\.30\./);
     expect(oracle.versions.opset).toBe('19');
     expect(oracle.threads).toBe(1);
     const { oracles } = await loadOrtOracle({ threads: 2 });
     expect(oracles[0].threads).toBe(2);
+  });
+
+  it('measures the NCHWc block: the channel multiple at which a MaxPool forward runs in MLAS, dilated or not', () => {
+    expect([0, ...NCHWC_CANDIDATES]).toContain(oracle.nchwcBlock);
+    // MLAS on x86-64: blocks of 16 channels with AVX-512F, else 8.
+    if (process.arch === 'x64' && existsSync('/proc/cpuinfo')) {
+      const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
+      expect(oracle.nchwcBlock).toBe(flags.includes('avx512f') ? 16 : 8);
+    }
   });
 });
 
@@ -171,10 +182,21 @@ describe('agreement', () => {
     inputs: { x: { shape: [2, 3, 12, 9] } }
     matrix:
       attributes.countIncludePad: [false, true]
+  # 48 channels (a multiple of 8 and 16): the forward runs in ORT's NCHWc kernels.
+  - name: ort avgpool nchwc
+    op: avgpool2d
+    attributes: { kernel: 3, dilations: [2, 1], padding: [2, 1, 1, 2], strides: [2, 1], ceilMode: true }
+    inputs: { x: { shape: [1, 48, 9, 7] } }
+    matrix:
+      attributes.countIncludePad: [false, true]
+  - name: ort maxpool nchwc
+    op: maxpool2d
+    attributes: { kernel: 3, dilations: [1, 2], padding: [1, 2, 2, 0], strides: [2, 1], ceilMode: true }
+    inputs: { x: { shape: [1, 48, 9, 7] } }
 `);
 
-  it('pool forward and backward agree with reference64: ceil mode, count_include_pad both ways, dilation, ties', async () => {
-    expect(pools.length).toBe(8 + 1 + 1 + 24 + 2 + 2);
+  it('pool forward and backward agree with reference64: ceil mode, count_include_pad both ways, dilation, ties, NCHWc', async () => {
+    expect(pools.length).toBe(8 + 1 + 1 + 24 + 2 + 2 + 2 + 1);
     // Some cases really need ceil_mode = 1 (ceil and floor sizes differ).
     expect(pools.filter((c) => c.op !== 'conv2d' && ceilModeFlag(c.geometry) === 1).length).toBeGreaterThanOrEqual(6);
     const declined: string[] = [];
@@ -185,9 +207,8 @@ describe('agreement', () => {
         else await expectAgrees(c, computation);
       }
     }
-    // Only the forward of count_include_pad with bottom pad != left pad is declined.
-    expect(declined.length).toBe(4);
-    for (const d of declined) expect(d).toMatch(/ cip forward: count_include_pad counts the bottom padding/);
+    // Nothing is declined (ORT 1.23 declined count_include_pad forwards with bottom pad != left pad).
+    expect(declined).toEqual([]);
   });
 });
 
@@ -236,7 +257,7 @@ describe('semantics measured on the engine', () => {
     expect(y.inferred.isTensor && y.inferred.shape).toEqual([1, 1, 4, 1]);
   });
 
-  it('count_include_pad: ceil-mode overhang is never counted; the bottom padding counts only as deep as the left pad', async () => {
+  it('count_include_pad: the bottom padding counts in full; ceil-mode overhang never counts (AveragePool-19 and -11 alike)', async () => {
     const [symmetric, skewed] = load(`cases:
   - name: ort cip overhang
     op: avgpool2d
@@ -249,22 +270,22 @@ describe('semantics measured on the engine', () => {
 `);
     expect(ceilModeFlag(asPool(symmetric).geometry)).toBe(1);
     await expectAgrees(symmetric, 'forward');
-    expect(oracle.unsupported(skewed, 'forward')).toBe(REASONS.countIncludePadBottom);
-    // Probe: the last row of windows covers input row 5 and bottom padding row 6; we divide by 4
-    // (0.5), ORT divides by 2 (1): it clips the window at 6 + pads[1] = 6 rows.
+    expect(oracle.unsupported(skewed, 'forward')).toBeUndefined();
+    // The last row of windows covers input row 5 and bottom padding row 6: divisor 4, so 0.5
+    // (ORT 1.23's AveragePool-19 clipped the window at 6 + pads[1] = 6 rows and gave 1).
     const y = (await run(skewed, 'forward')).y;
     expect(y?.shape).toEqual([1, 1, 4, 3]);
-    expect(Array.from(y?.data ?? [])).toEqual([0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
-    // The backward is ours (a precomputed divisor), so it still agrees.
+    expect(Array.from(y?.data ?? [])).toEqual([0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5]);
+    await expectAgrees(skewed, 'forward');
     await expectAgrees(skewed, 'backward');
-    // Below opset 19 (AveragePool-11, the MLAS kernel) it is the other way round: the bottom pad is
-    // right, but the divisor is always the full kernel area, ceil-mode overhang included.
+    // Below opset 19 (AveragePool-11, the MLAS kernel) the same now, ceil-mode overhang included
+    // (1.23's AveragePool-11 always divided by the full kernel area).
     const ones = new Float32Array(36).fill(1);
     const v11 = await runNode('AveragePool', ones, [1, 1, 6, 6], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 0, 1, 0], count_include_pad: 1 }, undefined, 18);
     expect(v11.data).toEqual([0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5]);
     const overhang = { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1, ceil_mode: 1 };
-    // Top-right window: rows -1..1 (2 inside), columns 5..7 (1 inside, 6 padding, 7 overhang).
-    expect((await runNode('AveragePool', ones, [1, 1, 6, 6], overhang, undefined, 18)).data[3]).toBeCloseTo(2 / 9, 6);
+    // Top-right window: rows -1..1 (2 inside), columns 5..7 (1 inside, 6 padding, 7 overhang): 2 / 6.
+    expect((await runNode('AveragePool', ones, [1, 1, 6, 6], overhang, undefined, 18)).data[3]).toBeCloseTo(2 / 6, 6);
     expect((await runNode('AveragePool', ones, [1, 1, 6, 6], overhang)).data[3]).toBeCloseTo(2 / 6, 6);
   });
 
@@ -288,8 +309,9 @@ describe('semantics measured on the engine', () => {
   - name: ort nan
     op: maxpool2d
     attributes: { kernel: [1, 3], strides: [1, 1], propagateNan: ${propagateNan} }
-    inputs: { x: [[[[1, .nan, 0, 2, 5]]]] }
+    inputs: { x: [[[[1, .nan, 0, 2, 5]]]], dy: [[[[10, 20, 30]]]] }
   - name: ort nan dilated
+    # windows (1, 0), (NaN, 2), (0, 5): the NaN is a first tap
     op: maxpool2d
     attributes: { kernel: [1, 2], dilations: [1, 2], propagateNan: ${propagateNan} }
     inputs: { x: [[[[1, .nan, 0, 2, 5]]]] }
@@ -297,29 +319,52 @@ describe('semantics measured on the engine', () => {
     op: maxpool2d
     attributes: { kernel: [1, 3], strides: [1, 3], propagateNan: ${propagateNan} }
     inputs: { x: [[[[1, .nan, 0, 2, 5, 4]]]] }
+  - name: ort nan dilated second tap
+    # windows (1, NaN), (0, 2)
+    op: maxpool2d
+    attributes: { kernel: [1, 2], dilations: [1, 2], propagateNan: ${propagateNan} }
+    inputs: { x: [[[[1, 0, .nan, 2]]]] }
+  - name: ort nan dilated all nan
+    # windows (NaN, NaN), (0, 1)
+    op: maxpool2d
+    attributes: { kernel: [1, 2], dilations: [1, 2], propagateNan: ${propagateNan} }
+    inputs: { x: [[[[.nan, 0, .nan, 1]]]] }
 `);
 
-  it('NaN in max pooling: the scalar loops (dilated forward, Indices for backward) skip it', async () => {
-    const [, dilated] = nanCases(true);
-    const [undilatedSkip, dilatedSkip] = nanCases(false);
-    expect(oracle.unsupported(dilated, 'forward')).toBe(REASONS.maxNanIgnored);
-    expect(oracle.unsupported(dilated, 'backward')).toBe(REASONS.maxNanIgnored);
-    // What the engine does with the NaN-propagating case: exactly the skipping reference.
-    const y = (await run(dilated, 'forward')).y;
-    const skip = maxPool2dForward64(dilated.x, { ...asPool(dilated).geometry, propagateNan: false });
-    expect(Array.from(y?.data ?? [])).toEqual(Array.from(skip.value));
-    expect(Array.from(y?.data ?? [])).toEqual([1, 2, 5]);
-    // With propagateNan false they run and agree.
-    await expectAgrees(dilatedSkip, 'forward');
-    await expectAgrees(dilatedSkip, 'backward');
-    await expectAgrees(undilatedSkip, 'backward');
+  it('NaN in the scalar max-pool loop (dilated forward, Indices for backward): propagated at a window\'s first tap, skipped elsewhere', async () => {
+    const [undilated, firstTap, , secondTap, allNan] = nanCases(true);
+    const [undilatedSkip, firstTapSkip, stride3Skip, secondTapSkip, allNanSkip] = nanCases(false);
+    const values = async (c: Case) => Array.from((await run(c, 'forward')).y?.data ?? []);
+    // The loop takes the first in-bounds tap, then each strictly greater one: a NaN first tap stays.
+    for (const c of [firstTap, firstTapSkip]) expect(await values(c)).toEqual([1, Number.NaN, 5]);
+    for (const c of [secondTap, secondTapSkip]) expect(await values(c)).toEqual([1, 2]);
+    for (const c of [allNan, allNanSkip]) expect(await values(c)).toEqual([Number.NaN, 1]);
+    // So each case agrees with one of the two NaN rules: propagating when every NaN is a first tap,
+    // skipping when no first tap is NaN (or the window is all NaN).
+    for (const c of [firstTap, allNan, secondTapSkip, allNanSkip]) {
+      await expectAgrees(c, 'forward');
+      await expectAgrees(c, 'backward');
+    }
+    await expectAgrees(stride3Skip, 'backward');
+    for (const c of [secondTap, firstTapSkip]) {
+      expect(oracle.unsupported(c, 'forward')).toBe(REASONS.maxNanFirstTap);
+      expect(oracle.unsupported(c, 'backward')).toBe(REASONS.maxNanFirstTap);
+    }
+    // Backward of the undilated case: windows [1, NaN, 0], [NaN, 0, 2], [0, 2, 5] get Indices 0, 1, 4,
+    // neither the propagating nor the skipping gradient.
+    for (const c of [undilated, undilatedSkip]) {
+      expect(oracle.unsupported(c, 'backward')).toBe(REASONS.maxNanFirstTap);
+      expect(Array.from((await run(c, 'backward')).dx?.data ?? [])).toEqual([10, 20, 0, 0, 30]);
+    }
+    expect(Array.from(referenceOutputs(undilated, 'backward').dx?.value ?? [])).toEqual([0, 30, 0, 0, 30]);
+    expect(Array.from(referenceOutputs(undilatedSkip, 'backward').dx?.value ?? [])).toEqual([10, 0, 0, 20, 30]);
   });
 
   it('NaN in undilated max pooling (MLAS): neither propagated nor skipped, whatever propagateNan says', async () => {
     for (const propagateNan of [true, false]) {
       const [undilated, , stride3] = nanCases(propagateNan);
-      expect(oracle.unsupported(undilated, 'forward')).toBe(REASONS.maxNanUndilated);
-      expect(oracle.unsupported(stride3, 'forward')).toBe(REASONS.maxNanUndilated);
+      expect(oracle.unsupported(undilated, 'forward')).toBe(REASONS.maxNanMlas);
+      expect(oracle.unsupported(stride3, 'forward')).toBe(REASONS.maxNanMlas);
       // Vector kernel: windows [1, NaN, 0] -> 0 (the NaN reset the maximum), [NaN, 0, 2] -> 2, [0, 2, 5] -> 5.
       expect(Array.from((await run(undilated, 'forward')).y?.data ?? [])).toEqual([0, 2, 5]);
       // Generic kernel (stride > 2): the NaN is skipped: [1, NaN, 0] -> 1.
@@ -327,32 +372,71 @@ describe('semantics measured on the engine', () => {
     }
   });
 
-  it('max pooling starts from -FLT_MAX: an all -inf window yields -FLT_MAX and no argmax', async () => {
-    const c = only(`cases:
+  it('max pooling: MLAS starts from -FLT_MAX (an all -inf window may yield it); the scalar loop from the first tap', async () => {
+    const [c, lowest] = load(`cases:
   - name: ort minus inf
     op: maxpool2d
     attributes: { kernel: 2, strides: 1, padding: 1 }
     inputs:
       x: [[[[-.inf, -.inf, 1],
             [-.inf, .inf, -2]]]]
+  - name: ort lowest
+    op: maxpool2d
+    attributes: { kernel: 2, strides: 1, padding: 1 }
+    inputs:
+      x: [[[[-3.4028234663852886e38, -3.4028234663852886e38, 1],
+            [-3.4028234663852886e38, 5, -2]]]]
 `);
-    expect(oracle.unsupported(c, 'forward')).toBe(REASONS.maxNoFiniteForward);
-    expect(oracle.unsupported(c, 'backward')).toBe(REASONS.maxNoFiniteBackward);
+    expect(oracle.unsupported(c, 'forward')).toBe(REASONS.maxMinusInfMlas);
     const y = (await run(c, 'forward')).y;
     expect(y?.data[0]).toBe(FLT_LOWEST); // the top-left window holds only x[0,0] = -inf
-    // Backward: that window's index is negative garbage, so its gradient lands elsewhere.
-    const dx = (await run(c, 'backward')).dx;
-    const checks = checkOutputs(c, 'backward', { dx }, referenceOutputs(c, 'backward'));
-    expect(checks.every((k) => k.comparison.ok)).toBe(false);
-    // Dilated (scalar loop) too, even without padding.
+    expect(y?.data[1]).toBe(Number.NEGATIVE_INFINITY); // x[0,0] and x[0,1], both -inf: right here
+    // Backward: Indices start at the first tap, so every window (all -inf, or all -FLT_MAX) has its
+    // argmax (ORT 1.23 started at -FLT_MAX and left such windows without a valid index).
+    await expectAgrees(c, 'backward');
+    await expectAgrees(lowest, 'forward');
+    await expectAgrees(lowest, 'backward');
+    // Dilated (the scalar loop): -inf, as we do.
     const dilated = only(`cases:
   - name: ort minus inf dilated
     op: maxpool2d
     attributes: { kernel: [1, 2], dilations: [1, 2] }
     inputs: { x: [[[[-.inf, 3, -.inf, 1]]]] }
 `);
-    expect(oracle.unsupported(dilated, 'forward')).toBe(REASONS.maxNoFiniteForward);
-    expect(Array.from((await run(dilated, 'forward')).y?.data ?? [])).toEqual([FLT_LOWEST, 3]);
+    expect(Array.from((await run(dilated, 'forward')).y?.data ?? [])).toEqual([Number.NEGATIVE_INFINITY, 3]);
+    await expectAgrees(dilated, 'forward');
+    await expectAgrees(dilated, 'backward');
+  });
+
+  it('NCHWc: with the channel count a multiple of the block, a dilated MaxPool forward is MLAS too (-FLT_MAX start, first-tap NaN skipped)', async () => {
+    const block = oracle.nchwcBlock;
+    if (block === 0) return; // no NCHWc on this CPU (the measurement is pinned in 'loading')
+    const dilated = (row: string, channels: number, propagateNan = true) => only(`cases:
+  - name: ort nchwc ${channels}
+    op: maxpool2d
+    attributes: { kernel: [1, 2], dilations: [1, 2], propagateNan: ${propagateNan} }
+    inputs: { x: { shape: [1, ${channels}, 1, ${row.split(',').length}], values: [${Array(channels).fill(row).join(', ')}] } }
+`);
+    const perChannel = async (c: Case) => Array.from((await run(c, 'forward')).y?.data.slice(0, c.x.shape[3] - 2) ?? []);
+    const minusInf = dilated('-.inf, 3, -.inf, 1', block);
+    expect(oracle.unsupported(minusInf, 'forward')).toBe(REASONS.maxMinusInfMlas);
+    expect(await perChannel(minusInf)).toEqual([FLT_LOWEST, 3]);
+    await expectAgrees(minusInf, 'backward'); // Indices: no NCHWc
+    for (const propagateNan of [true, false]) {
+      // The reverse of the scalar loop: a NaN is skipped at a window's first tap, kept elsewhere.
+      const first = dilated('.nan, 1, 0, 2, 5', block, propagateNan);
+      expect(oracle.unsupported(first, 'forward')).toBe(REASONS.maxNanMlas);
+      expect(await perChannel(first)).toEqual([0, 2, 5]);
+      const second = dilated('1, 0, .nan, 2', block, propagateNan);
+      expect(oracle.unsupported(second, 'forward')).toBe(REASONS.maxNanMlas);
+      expect(await perChannel(second)).toEqual([Number.NaN, 2]);
+    }
+    // One channel short of a multiple: the scalar loop.
+    if (block > 1) {
+      const scalar = dilated('-.inf, 3, -.inf, 1', block - 1);
+      expect(oracle.unsupported(scalar, 'forward')).toBeUndefined();
+      expect(await perChannel(scalar)).toEqual([Number.NEGATIVE_INFINITY, 3]);
+    }
   });
 
   it('max-pool ties: Indices (hence the gradient) go to the first maximum in row-major window order', async () => {

@@ -9,7 +9,8 @@
 //   max dx   = ScatterElements(zeros, MaxPool's Indices, dy, reduction add);
 //   avg dx   = depthwise ConvTranspose (ones) of dy / divisor, the divisor per output window
 //              precomputed in JS with avgPoolDivisor at prepare() time (a graph constant).
-// What ORT does differently (measured; see ort.test.ts) is declared in `unsupported`.
+// What ORT does differently (measured on 1.30; see ort.test.ts) is declared in `unsupported`; which
+// MaxPool kernel runs depends on the CPU's NCHWc block, measured at load (measureNchwcBlock).
 import type * as OrtModule from 'onnxruntime-node';
 import type { Case, ConvCase, OutputName, PoolCase } from '../cases/load.ts';
 import { isRecord } from '../guards.ts';
@@ -31,14 +32,10 @@ export const OPSET = 19;
 /** Why ORT cannot take a case, or computes a different thing; short lowercase sentences. */
 export const REASONS = {
   poolPadNotBelowKernel: 'pooling pads must be smaller than the kernel itself, not just its dilated extent',
-  countIncludePadBottom: 'count_include_pad counts the bottom padding as deep as the left pad, not the bottom pad',
-  maxNanIgnored: 'ignores NaN in max-pool windows',
-  maxNanUndilated: 'undilated max pooling neither propagates nor skips NaN: depending on the kernel a NaN is skipped or resets the running maximum',
-  maxNoFiniteForward: 'a max-pool window whose inputs are all -inf (or skipped NaN) may yield -FLT_MAX instead',
-  maxNoFiniteBackward: 'a max-pool window with no input above -FLT_MAX (all -inf or skipped NaN) gets no valid argmax index',
+  maxNanMlas: 'MLAS max pooling (no dilation, or channels a multiple of the NCHWc block) neither propagates nor skips NaN: depending on the kernel a NaN is skipped or resets the running maximum',
+  maxMinusInfMlas: 'MLAS max pooling (no dilation, or channels a multiple of the NCHWc block) starts at -FLT_MAX: a window of only -inf may yield -FLT_MAX',
+  maxNanFirstTap: 'the scalar max-pool loop (dilation without NCHWc, and the Indices behind the gradient) propagates a NaN only at a window\'s first tap and skips any other',
 } as const;
-
-const FLT_LOWEST = -3.4028234663852886e38;
 
 // ---------------------------------------------------------------------------------------------
 // Graphs
@@ -216,71 +213,65 @@ function windowTaps(g: Pool2dGeometry, oy: number, ox: number): number[] {
 interface MaxWindowScan {
   /** Some window holds a NaN. */
   nan: boolean;
-  /** Some window holds nothing but -inf and NaN (the forward then yields -FLT_MAX). */
-  noValue: boolean;
-  /** Some window holds nothing above -FLT_MAX but NaN (Indices then has no valid argmax). */
-  noArgmax: boolean;
+  /** Some window holds nothing but -inf (MLAS may then yield -FLT_MAX). */
+  allMinusInf: boolean;
+  /**
+   * Some window where the scalar loop's first-tap rule differs from ours: with propagateNan a
+   * NaN not at the window's first tap, without it a NaN at the first tap of a window that is not
+   * all NaN.
+   */
+  firstTapDiffers: boolean;
 }
 
 function scanMaxWindows(x: Tensor, g: Pool2dGeometry): MaxWindowScan {
-  const scan = { nan: false, noValue: false, noArgmax: false };
-  if (x.data.every((v) => v > FLT_LOWEST)) return scan;
+  const scan = { nan: false, allMinusInf: false, firstTapDiffers: false };
+  if (x.data.every((v) => v > Number.NEGATIVE_INFINITY)) return scan;
   const plane = g.inHeight * g.inWidth;
   for (let oy = 0; oy < g.outHeight; oy++)
     for (let ox = 0; ox < g.outWidth; ox++) {
       const taps = windowTaps(g, oy, ox);
       for (let p = 0; p < g.batch * g.channels; p++) {
-        let anyNan = false, anyValue = false, anyAboveLowest = false;
+        let nans = 0, minusInfs = 0;
         for (const t of taps) {
           const v = x.data[p * plane + t];
-          if (Number.isNaN(v)) anyNan = true;
-          if (v > Number.NEGATIVE_INFINITY) anyValue = true;
-          if (v > FLT_LOWEST) anyAboveLowest = true;
+          if (Number.isNaN(v)) nans++;
+          else if (v === Number.NEGATIVE_INFINITY) minusInfs++;
         }
-        scan.nan ||= anyNan;
-        scan.noValue ||= !anyValue;
-        scan.noArgmax ||= !anyAboveLowest;
+        const firstNan = Number.isNaN(x.data[p * plane + taps[0]]);
+        scan.nan ||= nans > 0;
+        scan.allMinusInf ||= minusInfs === taps.length;
+        scan.firstTapDiffers ||= g.propagateNan ? nans > 0 && !firstNan : firstNan && nans < taps.length;
       }
     }
   return scan;
 }
 
 /**
- * ORT 1.23's AveragePool divides a count_include_pad window by the taps inside
- * [-padTop, inHeight + padLeft) x [-padLeft, inWidth + padRight): pads[1] stands in for pads[2].
+ * Why ORT cannot take the case or computes a different thing, or undefined. `nchwcBlock` is the
+ * channel multiple at which the NCHWc transformer hands a MaxPool without Indices to MLAS
+ * (measureNchwcBlock; 0: never).
  */
-function ortCountIncludePadDiffers(g: Pool2dGeometry): boolean {
-  if (!g.countIncludePad || g.padBottom === g.padLeft) return false;
-  const as = { ...g, padBottom: g.padLeft };
-  for (let oy = 0; oy < g.outHeight; oy++) {
-    const y0 = oy * g.strideHeight - g.padTop;
-    for (let ox = 0; ox < g.outWidth; ox++) {
-      const x0 = ox * g.strideWidth - g.padLeft;
-      if (avgPoolDivisor(g, y0, x0) !== avgPoolDivisor(as, y0, x0)) return true;
-    }
-  }
-  return false;
-}
-
-export function ortUnsupported(c: Case, computation: Computation): string | undefined {
+export function ortUnsupported(c: Case, computation: Computation, nchwcBlock: number): string | undefined {
   if (c.op === 'conv2d') return undefined;
   const g = c.geometry;
   // AveragePool is used only forward (its backward is a ConvTranspose); MaxPool both ways.
   const usesPoolOp = c.op === 'maxpool2d' || computation === 'forward';
   const padTooLarge = Math.max(g.padTop, g.padBottom) >= g.kernelHeight || Math.max(g.padLeft, g.padRight) >= g.kernelWidth;
   if (usesPoolOp && padTooLarge) return REASONS.poolPadNotBelowKernel;
-  if (c.op === 'avgpool2d') {
-    return computation === 'forward' && ortCountIncludePadDiffers(g) ? REASONS.countIncludePadBottom : undefined;
+  if (c.op === 'avgpool2d') return undefined;
+  const { nan, allMinusInf, firstTapDiffers } = scanMaxWindows(c.x, g);
+  // The forward (no Indices) runs MLAS kernels, which start at -FLT_MAX, without dilation (vector,
+  // generic or global kernel) and, dilated or not, in NCHWc when the channel count is a multiple of
+  // the SIMD block. Otherwise (dilation, and Indices for the backward) a scalar loop takes the
+  // window's first in-bounds tap (row-major), then each strictly greater one.
+  const undilated = g.dilationHeight === 1 && g.dilationWidth === 1;
+  const nchwc = nchwcBlock > 0 && g.channels % nchwcBlock === 0;
+  if (computation === 'forward' && (undilated || nchwc)) {
+    if (nan) return REASONS.maxNanMlas;
+    if (allMinusInf) return REASONS.maxMinusInfMlas;
+    return undefined;
   }
-  const { nan, noValue, noArgmax } = scanMaxWindows(c.x, g);
-  // Forward without dilation runs MLAS kernels (vector, generic, global, or NCHWc when the channel
-  // count is a multiple of the SIMD block); with dilation, and for Indices, a scalar loop that starts
-  // at -FLT_MAX and keeps the first strictly greater tap.
-  const mlas = computation === 'forward' && g.dilationHeight === 1 && g.dilationWidth === 1;
-  if (nan && (mlas || g.propagateNan)) return mlas ? REASONS.maxNanUndilated : REASONS.maxNanIgnored;
-  if (computation === 'forward' && noValue) return REASONS.maxNoFiniteForward;
-  if (computation === 'backward' && noArgmax) return REASONS.maxNoFiniteBackward;
-  return undefined;
+  return firstTapDiffers ? REASONS.maxNanFirstTap : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,12 +281,59 @@ function isOrtTensorLike(v: unknown): v is { data: unknown; dims: readonly numbe
   return typeof v === 'object' && v !== null && 'data' in v && 'dims' in v && Array.isArray(v.dims);
 }
 
+function sessionOptions(threads: number): OrtModule.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    // 'all' includes the NCHWc layout transformer (see measureNchwcBlock).
+    graphOptimizationLevel: 'all',
+    // Quiet: failures reach the caller as exceptions; warnings (e.g. ONNX shape inference
+    // disagreeing with the kernel's ceil-mode output size) are noise here.
+    logSeverityLevel: 4,
+  };
+}
+
+/** Channel counts tried by measureNchwcBlock, ascending (MLAS's block is 8 with AVX2, 16 with AVX-512). */
+export const NCHWC_CANDIDATES = [1, 2, 4, 8, 16, 32, 64];
+
+/**
+ * The smallest channel count (of NCHWC_CANDIDATES) at which a dilated MaxPool forward leaves the
+ * scalar loop for MLAS (the NCHWc transformer takes any MaxPool without Indices whose channel
+ * count is a multiple of the CPU's SIMD block), or 0. Measured: per channel, windows [-inf, -inf]
+ * and [NaN, 1] give -inf and NaN in the scalar loop, -FLT_MAX and (on 1.30) 1 in MLAS. A scalar
+ * loop that no longer does so gives 1 (every forward treated as MLAS: declared n/a, never wrong).
+ */
+export async function measureNchwcBlock(ort: Ort, threads: number): Promise<number> {
+  for (const channels of NCHWC_CANDIDATES) {
+    const b = new GraphBuilder('nchwc_probe');
+    b.node('MaxPool', [b.input('x', [1, channels, 2, 3])], { kernel_shape: [1, 2], dilations: [1, 2] }, ['y']);
+    b.output('y');
+    const x = new Float32Array(channels * 6);
+    for (let c = 0; c < channels; c++) x.set([-Infinity, 0, -Infinity, Number.NaN, 0, 1], c * 6);
+    const session = await ort.InferenceSession.create(b.toBytes(OPSET), sessionOptions(threads));
+    try {
+      const y = (await session.run({ x: new ort.Tensor('float32', x, [1, channels, 2, 3]) })).y.data;
+      if (!(y instanceof Float32Array)) throw new Error('ort: NCHWc probe output is not float32');
+      const scalar = (v: number, i: number) => (i % 2 === 0 ? v === Number.NEGATIVE_INFINITY : Number.isNaN(v));
+      if (!Array.from(y).every(scalar)) return channels;
+    } finally {
+      await session.release();
+    }
+  }
+  return 0;
+}
+
 export class OrtOracle implements Oracle {
   readonly name = 'ort';
   readonly versions: Record<string, string>;
   private readonly sessions = new Map<string, Promise<Session>>();
 
-  constructor(private readonly ort: Ort, readonly threads: number, version: string) {
+  /**
+   * @param nchwcBlock the channel multiple at which a MaxPool forward runs in MLAS whatever its
+   *   dilation (measureNchwcBlock; 0: never)
+   */
+  constructor(private readonly ort: Ort, readonly threads: number, version: string, readonly nchwcBlock: number) {
     this.versions = { 'onnxruntime-node': version, opset: String(OPSET) };
   }
 
@@ -305,7 +343,7 @@ export class OrtOracle implements Oracle {
   }
 
   unsupported(c: Case, computation: Computation): string | undefined {
-    return ortUnsupported(c, computation);
+    return ortUnsupported(c, computation, this.nchwcBlock);
   }
 
   private session(c: Case, computation: Computation): { session: Promise<Session>; spec: GraphSpec } {
@@ -313,15 +351,7 @@ export class OrtOracle implements Oracle {
     const key = graphKey(c, computation);
     let session = this.sessions.get(key);
     if (!session) {
-      session = this.ort.InferenceSession.create(spec.model, {
-        intraOpNumThreads: this.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // Quiet: failures reach the caller as exceptions; warnings (e.g. ONNX shape inference
-        // disagreeing with the kernel's ceil-mode output size) are noise here.
-        logSeverityLevel: 4,
-      });
+      session = this.ort.InferenceSession.create(spec.model, sessionOptions(this.threads));
       this.sessions.set(key, session);
       // A session that fails to build is not cached: the error goes to this caller only.
       const mine = session;
@@ -369,7 +399,9 @@ export class OrtOracle implements Oracle {
 }
 
 export async function loadOrtOracle(options: { threads?: number } = {}): Promise<{ oracles: Oracle[]; absent: AbsentOracle[] }> {
+  const threads = options.threads ?? 1;
   let ort: Ort;
+  let nchwcBlock: number;
   try {
     ort = await import('onnxruntime-node');
     // A tiny session proves that the native library loads and takes our models.
@@ -377,10 +409,11 @@ export async function loadOrtOracle(options: { threads?: number } = {}): Promise
     b.node('Relu', [b.input('x', [1])], {}, ['y']);
     b.output('y');
     await (await ort.InferenceSession.create(b.toBytes(OPSET))).release();
+    nchwcBlock = await measureNchwcBlock(ort, threads);
   } catch (e) {
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     return { oracles: [], absent: [{ name: 'ort', reason: `onnxruntime-node did not load: ${message}` }] };
   }
   const version = ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
-  return { oracles: [new OrtOracle(ort, options.threads ?? 1, version)], absent: [] };
+  return { oracles: [new OrtOracle(ort, threads, version, nchwcBlock)], absent: [] };
 }
