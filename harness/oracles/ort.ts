@@ -412,7 +412,11 @@ export async function loadOrtOracle(options: { threads?: number } = {}): Promise
     nchwcBlock = await measureNchwcBlock(ort, threads);
   } catch (e) {
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    return { oracles: [], absent: [{ name: 'ort', reason: `onnxruntime-node did not load: ${message}` }] };
+    // An optional dependency: npm leaves it out when its install script's CUDA download fails.
+    const reason = /Cannot find (package|module) 'onnxruntime-node'/.test(message)
+      ? 'onnxruntime-node is not installed (optional dependency: its install script downloads CUDA files; install it with ONNXRUNTIME_NODE_INSTALL=skip to use only the CPU library it ships)'
+      : `onnxruntime-node did not load: ${message}`;
+    return { oracles: [], absent: [{ name: 'ort', reason }] };
   }
   const version = ort.env.versions.node ?? ort.env.versions.common ?? 'unknown';
   return { oracles: [new OrtOracle(ort, threads, version, nchwcBlock)], absent: [] };
