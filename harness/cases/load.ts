@@ -1,12 +1,9 @@
 // Load, validate and expand YAML case files into runnable cases (canonical NCHW / OIHW tensors
 // plus a geometry record). Every problem names file, line and field; other cases still load.
-import {
-  closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type Stats, statSync,
-} from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+// The format is schema.ts (checked in validate.ts), the bounds limits.ts, the reading of paths files.ts.
+import { isAbsolute, relative } from 'node:path';
+import type { ErrorObject } from 'ajv';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import schema from '../../cases/case.schema.json' with { type: 'json' };
 import {
   conv2dGeometry, convOutputShape, type Conv2dGeometry, GeometryError, type Padding, pool2dGeometry,
   type Pool2dGeometry, poolOutputShape,
@@ -14,12 +11,15 @@ import {
 import { isRecord } from '../guards.ts';
 import { activationShapeFromNchw, activationShapeToNchw, activationToNchw, type Layout, weightShapeToOihw, weightsToOihw } from '../layout.ts';
 import { formatShape, sameShape, sizeOf, type Tensor } from '../tensor.ts';
+import { caseFiles, readCaseFile } from './files.ts';
 import { fnv1a, generate, type Generator } from './generate.ts';
-import type { Nested, RawAttributes, RawCase, RawExpected, RawPadding, RawPair, RawTensor } from './raw.ts';
+import { beyond, type CaseLimits, caseLimits, DEFAULT_CASE_LIMITS, expandsPast } from './limits.ts';
+import type { Direction, Nested, Op, OutputName, RawAttributes, RawCase, RawExpected, RawPadding, RawPair, RawTensor } from './raw.ts';
+import { bestSchemaError, caseErrors, describeSchemaError, finiteCopy, isRawCase, validateFile } from './validate.ts';
 
-export type Op = 'conv2d' | 'maxpool2d' | 'avgpool2d';
-export type Direction = 'forward' | 'backward' | 'both';
-export type OutputName = 'y' | 'dx' | 'dw' | 'db';
+export type { Direction, Op, OutputName } from './raw.ts';
+export { CASE_LIMIT_FLAGS, type CaseLimits, caseLimits, DEFAULT_CASE_LIMITS } from './limits.ts';
+export { type CaseFileEntry, caseFiles } from './files.ts';
 
 interface CaseBase {
   /** Unique: the name followed by the geometry, e.g. `cs231n conv2d x=[1,3,7,7] w=[2,3,3,3] s=2 p=VALID`. */
@@ -55,80 +55,6 @@ export class CaseError extends Error {
 
 export interface LoadResult { cases: Case[]; errors: CaseError[]; files: string[] }
 
-/**
- * Bounds on what one case file may make the loader read and allocate: case files are untrusted
- * input. Every bound is on by default and raised by its flag (CASE_LIMIT_FLAGS).
- */
-export interface CaseLimits {
-  /** Bytes of one case file; also the most values its YAML aliases and matrices may expand it to. */
-  maxFileBytes: number;
-  /** YAML alias expansions in one file (the yaml package's maxAliasCount): stops alias bombs. */
-  maxAliases: number;
-  /** Elements of one tensor: an input, dy, an expected tensor, or an output the geometry implies. */
-  maxElementsPerTensor: number;
-  /** float32 bytes of one case: its inputs, dy and expected tensors and the outputs a run makes. */
-  maxBytesPerCase: number;
-  /** Cases one matrix may expand into, counted before expanding. */
-  maxMatrixCases: number;
-  /** float32 bytes of all cases one load keeps (every case is held in memory at once). */
-  maxTotalBytes: number;
-}
-
-const Mi = 1024 * 1024;
-
-/**
- * The bundled corpus (cases/) peaks at 3.5 KB per file, no aliases, 802,816 elements per tensor
- * (bench resnet maxpool's x, bench pointwise 1x1's y: cases/bench/networks.yaml), 7.8 MiB per case
- * (bench pointwise 1x1), 16 cases per matrix and 33 MiB in all: each default is 20 times that or
- * more (aliases: the yaml package's own default). The file bound is 1 MiB, not more, because the
- * yaml package parses about 180 KB/s of literal values into some 600 bytes of memory per byte:
- * a 1 MiB file of values takes 6 s and 600 MB to parse (4 MiB: 23 s and 2 GB).
- */
-export const DEFAULT_CASE_LIMITS: Readonly<CaseLimits> = {
-  maxFileBytes: 1 * Mi,
-  maxAliases: 100,
-  maxElementsPerTensor: 16 * Mi,
-  maxBytesPerCase: 256 * Mi,
-  maxMatrixCases: 4096,
-  maxTotalBytes: 1024 * Mi,
-};
-
-/** The command-line flag that raises each bound (named in every error about it). */
-export const CASE_LIMIT_FLAGS: Readonly<Record<keyof CaseLimits, string>> = {
-  maxFileBytes: '--max-file-bytes',
-  maxAliases: '--max-aliases',
-  maxElementsPerTensor: '--max-tensor-elements',
-  maxBytesPerCase: '--max-case-bytes',
-  maxMatrixCases: '--max-matrix-cases',
-  maxTotalBytes: '--max-total-bytes',
-};
-
-const LIMIT_UNITS: Record<keyof CaseLimits, string> = {
-  maxFileBytes: 'bytes per file', maxAliases: 'alias expansions per file', maxElementsPerTensor: 'elements per tensor',
-  maxBytesPerCase: 'bytes per case', maxMatrixCases: 'cases per matrix', maxTotalBytes: 'bytes of cases in all',
-};
-
-/** The end of an error about a bound: the bound and how to raise it. */
-const beyond = (limits: CaseLimits, key: keyof CaseLimits): string =>
-  `, more than the limit of ${limits[key]} ${LIMIT_UNITS[key]} (raise it with ${CASE_LIMIT_FLAGS[key]} <n>)`;
-
-/** The end of an error about a file that expands (through aliases or a matrix) past its size bound. */
-const expandsPast = (limits: CaseLimits): string =>
-  `: a file may expand to no more values than its size limit of ${limits.maxFileBytes} bytes (raise it with ${CASE_LIMIT_FLAGS.maxFileBytes} <n>)`;
-
-/** The defaults with the bounds given (an undefined bound keeps its default). */
-export function caseLimits(given: Partial<CaseLimits> = {}): CaseLimits {
-  const d = DEFAULT_CASE_LIMITS;
-  return {
-    maxFileBytes: given.maxFileBytes ?? d.maxFileBytes,
-    maxAliases: given.maxAliases ?? d.maxAliases,
-    maxElementsPerTensor: given.maxElementsPerTensor ?? d.maxElementsPerTensor,
-    maxBytesPerCase: given.maxBytesPerCase ?? d.maxBytesPerCase,
-    maxMatrixCases: given.maxMatrixCases ?? d.maxMatrixCases,
-    maxTotalBytes: given.maxTotalBytes ?? d.maxTotalBytes,
-  };
-}
-
 /** Bytes of tensors kept so far by one load, against maxTotalBytes. */
 interface Budget { used: number }
 
@@ -136,15 +62,6 @@ interface Budget { used: number }
 class OverBudget extends CaseError {}
 
 type Path = (string | number)[];
-
-const ajv = new Ajv({ allErrors: true });
-const validateFile = ajv.compile(schema);
-const validateCase = ajv.compile<RawCase>({ $ref: `${schema.$id}#/definitions/case` });
-
-/** Checks one case against the schema; YAML's non-finite numbers (.nan, .inf) pass as numbers. */
-function isRawCase(v: unknown): v is RawCase {
-  return validateCase(finiteCopy(v));
-}
 
 /** Where things are in one YAML document. */
 class Locator {
@@ -170,30 +87,7 @@ function fieldName(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-/** A copy in which non-finite numbers (YAML .nan, .inf) read as 0, for the JSON Schema validator. */
-function finiteCopy(v: unknown): unknown {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : 0;
-  if (Array.isArray(v)) return v.map(finiteCopy);
-  if (isRecord(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, finiteCopy(x)]));
-  return v;
-}
-
-/** The most specific schema error: the deepest path, preferring concrete keywords over oneOf. */
-function bestSchemaError(errors: ErrorObject[]): ErrorObject {
-  const score = (e: ErrorObject) => e.instancePath.split('/').length * 10 + (e.keyword === 'oneOf' ? 0 : e.keyword === 'type' ? 1 : 2);
-  return errors.reduce((a, b) => (score(b) > score(a) ? b : a));
-}
-
-function describeSchemaError(e: ErrorObject): string {
-  if (e.keyword === 'additionalProperties') return `unknown field "${String(e.params.additionalProperty)}"`;
-  if (e.keyword === 'enum') {
-    const allowed: unknown[] = e.params.allowedValues; // ajv types params as Record<string, any>
-    return `must be one of ${allowed.map(String).join(', ')}`;
-  }
-  if (e.keyword === 'required') return `missing required field "${String(e.params.missingProperty)}"`;
-  return e.message ?? e.keyword;
-}
-
+/** The schema error that names the case's problem, at its line. */
 function schemaErrors(errors: ErrorObject[], base: Path, loc: Locator): CaseError {
   const e = bestSchemaError(errors);
   const path: Path = [...base, ...e.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
@@ -575,7 +469,7 @@ function parseCases(text: string, file: string, limits: CaseLimits, budget: Budg
     const base: Path = ['cases', i];
     if (bad.has(i)) return;
     if (!isRawCase(raw)) {
-      result.errors.push(schemaErrors(validateCase.errors ?? [], base, loc));
+      result.errors.push(schemaErrors(caseErrors(), base, loc));
       return;
     }
     const matrix = raw.matrix ?? {};
@@ -596,7 +490,7 @@ function parseCases(text: string, file: string, limits: CaseLimits, budget: Budg
       const note = spell(80); // in messages; a long literal is cut
       // Checked again, for the matrix values (without a matrix it is the case already checked, and passes).
       if (!isRawCase(expanded)) {
-        const e = bestSchemaError(validateCase.errors ?? []);
+        const e = bestSchemaError(caseErrors());
         const key = combo.find(([k]) => `/${k.replaceAll('.', '/')}`.startsWith(e.instancePath) || e.instancePath.startsWith(`/${k.replaceAll('.', '/')}`));
         const path: Path = key ? [...base, 'matrix', key[0]] : [...base, ...e.instancePath.split('/').slice(1)];
         result.errors.push(loc.error(path, describeSchemaError(e) + note));
@@ -615,116 +509,6 @@ function parseCases(text: string, file: string, limits: CaseLimits, budget: Budg
 }
 
 const shorten = (text: string, cut: number) => (text.length > cut ? `${text.slice(0, cut)}...` : text);
-
-const YAML_FILE = /\.ya?ml$/;
-
-/** A path to load: a case file, or a path that cannot be one (`problem`). */
-export interface CaseFileEntry { path: string; problem?: string }
-
-/** Why a path cannot be read, from the error of stat / open. */
-function pathProblem(p: string, e: unknown): string {
-  const code = e instanceof Error && 'code' in e ? e.code : undefined;
-  if (code === 'ELOOP') return 'a symlink loop (too many levels of symbolic links)';
-  if (code === 'ENOENT') {
-    try {
-      if (lstatSync(p).isSymbolicLink()) return `a dangling symlink (to ${readlinkSync(p)}, which does not exist)`;
-    } catch {
-      // a folder on the way is missing: no such file
-    }
-    return 'no such file or folder';
-  }
-  return `cannot read: ${e instanceof Error ? e.message : String(e)}`;
-}
-
-/** Why a stat result is no case file. */
-function notRegular(p: string, st: Stats): string {
-  const kind = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device'
-    : st.isSocket() ? 'a socket' : st.isDirectory() ? 'a folder' : 'not a plain file';
-  let link = '';
-  try {
-    if (lstatSync(p).isSymbolicLink()) link = ` (through a symlink to ${readlinkSync(p)})`;
-  } catch {
-    // gone since: the kind is still right
-  }
-  return `${kind}${link}, not a regular file: only regular files are read`;
-}
-
-/**
- * The files under the given files or folders: every file named there, and the *.yaml / *.yml files
- * of folders (walked in sorted order, symlinks followed, each real folder once, so a symlink loop
- * ends). Paths that cannot be followed (dangling symlinks, symlink loops) come with their problem.
- */
-export function caseFiles(paths: string[], show: (p: string) => string = (p) => p): CaseFileEntry[] {
-  const out: CaseFileEntry[] = [];
-  const folders = new Map<string, string>(); // real path -> the path it was first walked as
-  const walk = (p: string, named: boolean) => {
-    let st: Stats;
-    try {
-      st = statSync(p); // follows symlinks; never opens (a FIFO would block)
-    } catch (e) {
-      out.push({ path: p, problem: pathProblem(p, e) });
-      return;
-    }
-    if (!st.isDirectory()) {
-      if (named || YAML_FILE.test(p)) out.push({ path: p });
-      return;
-    }
-    let real: string;
-    let names: string[];
-    try {
-      real = realpathSync(p);
-      names = readdirSync(p).sort();
-    } catch (e) {
-      out.push({ path: p, problem: pathProblem(p, e) });
-      return;
-    }
-    const first = folders.get(real);
-    if (first !== undefined) {
-      out.push({ path: p, problem: `the folder ${show(first)} again (a symlink loop or a folder given twice): skipped` });
-      return;
-    }
-    folders.set(real, p);
-    for (const name of names) walk(join(p, name), false);
-  };
-  for (const p of paths) walk(p, true);
-  return out;
-}
-
-/**
- * A case file's text, or why not: only a regular file is opened (never a FIFO, device or socket),
- * and at most maxFileBytes + 1 bytes are read.
- */
-function readCaseFile(file: string, limits: CaseLimits): string | { problem: string } {
-  let st: Stats;
-  try {
-    st = statSync(file);
-  } catch (e) {
-    return { problem: pathProblem(file, e) };
-  }
-  if (!st.isFile()) return { problem: notRegular(file, st) };
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK); // O_NONBLOCK: no wait even if it became a FIFO since
-  } catch (e) {
-    return { problem: pathProblem(file, e) };
-  }
-  try {
-    const now = fstatSync(fd);
-    if (!now.isFile()) return { problem: notRegular(file, now) };
-    if (now.size > limits.maxFileBytes) return { problem: `the file is ${now.size} bytes${beyond(limits, 'maxFileBytes')}` };
-    const buf = Buffer.alloc(now.size + 1);
-    let n = 0;
-    while (n < buf.length) {
-      const got = readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
-      n += got;
-    }
-    if (n > now.size) return { problem: 'the file grew while it was read' };
-    return buf.toString('utf8', 0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * Loads every case file. A path or file that cannot be read or parsed is an error for that path;

@@ -1,50 +1,27 @@
-// A case as cases/case.schema.json allows it, before matrix expansion and geometry checks.
-// Keep in step with the schema: load.ts trusts these types once ajv has accepted a case.
+// A case as the case file schema (schema.ts) allows it, before matrix expansion and geometry checks.
+// Every type here is taken from the schema, so load.ts can trust them once the validator accepts a case.
+import type { Static } from 'typebox';
 import type { Layout } from '../layout.ts';
-import type { Direction, Op, OutputName } from './load.ts';
+import type {
+  AttributesSchema, CaseSchema, DirectionSchema, ExpectedSchema, GeneratedTensorSchema, InputsSchema, LayoutSchema, OpSchema,
+} from './schema.ts';
 
+export type { Nested } from './schema.ts';
+export type Op = Static<typeof OpSchema>;
+export type Direction = Static<typeof DirectionSchema>;
+export type RawCase = Static<typeof CaseSchema>;
+export type RawAttributes = Static<typeof AttributesSchema>;
+export type RawExpected = Static<typeof ExpectedSchema>;
+export type OutputName = keyof RawExpected;
+export type RawInputs = Static<typeof InputsSchema>;
+export type RawTensor = RawInputs['x'];
+export type GeneratedTensor = Static<typeof GeneratedTensorSchema>;
 /** One integer for both axes, or [height, width]. */
-export type RawPair = number | [number, number];
-export type RawPadding = 'VALID' | 'SAME_UPPER' | 'SAME_LOWER' | number | [number, number, number, number];
-/** Literal values: a flat list or nested lists (non-finite numbers allowed). */
-export type Nested = (number | Nested)[];
-export type Range = [number, number];
+export type RawPair = NonNullable<RawAttributes['strides']>;
+export type RawPadding = NonNullable<RawAttributes['padding']>;
+export type Range = NonNullable<GeneratedTensor['uniform']>;
 
-export interface GeneratedTensor {
-  shape: number[];
-  values?: Nested;
-  uniform?: Range;
-  integers?: Range;
-  normal?: Range;
-  seed?: number;
-}
-export type RawTensor = Nested | GeneratedTensor;
-
-export interface RawAttributes {
-  strides?: RawPair;
-  dilations?: RawPair;
-  padding?: RawPadding;
-  groups?: number;
-  kernel?: RawPair;
-  ceilMode?: boolean;
-  countIncludePad?: boolean;
-  propagateNan?: boolean;
-}
-
-export type RawExpected = { [K in OutputName]?: RawTensor };
-
-export interface RawCase {
-  name: string;
-  op: Op;
-  direction?: Direction;
-  layout?: Layout;
-  attributes?: RawAttributes;
-  inputs: { x: RawTensor; w?: RawTensor; bias?: RawTensor; dy?: RawTensor };
-  expected?: RawExpected;
-  tolerance?: { factor?: number };
-  bench?: boolean | { threshold: number };
-  /** Time limit of one kernel call, in seconds (0 < t <= 86400). */
-  timeLimitSeconds?: number;
-  /** Dot paths to lists of values; any values (the expanded case is validated again). */
-  matrix?: Record<string, unknown[]>;
-}
+// Compile-time: the schema's layouts are layout.ts's (an error here when they differ).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type LayoutsMatch = Assert<Same<Static<typeof LayoutSchema>, Layout>>;
