@@ -50,8 +50,8 @@ say "   (c) tsc --noEmit, strict + exactOptionalPropertyTypes + noUncheckedIndex
 npx tsc --noEmit -p tsconfig.json || fail "the consumer's strict tsc"
 
 say "   (d) the consumer's vitest: describeConformance"
-npx vitest run right.test.mjs >right.log 2>&1 || fail "describeConformance on a correct kernel: $(tail -n 20 right.log)"
+NO_COLOR=1 npx vitest run right.test.mjs >right.log 2>&1 || fail "describeConformance on a correct kernel: $(tail -n 20 right.log)"
 grep -Eq 'Tests +[1-9][0-9]* passed' right.log || fail "no passing conformance test: $(tail -n 5 right.log)"
-if npx vitest run wrong.test.mjs >wrong.log 2>&1; then fail "describeConformance passed a wrong kernel"; fi
+if NO_COLOR=1 npx vitest run wrong.test.mjs >wrong.log 2>&1; then fail "describeConformance passed a wrong kernel"; fi
 grep -q 'dx(n, c, y, x) = ' wrong.log || fail "the failure message does not name the element: $(tail -n 20 wrong.log)"
 say "ok"
