@@ -156,7 +156,7 @@ function rowOf(pair: GatePair, logRatios: number[][], threshold: number): GateRo
   }
   const row: MeasuredGateRow = {
     ...pairId(pair), logRatios, estimate: interval.estimate, low: interval.low, high: interval.high, threshold,
-    ...(pair.baseline ? { baseline: clusteredLocation(roundPairs(pair.baseline)) } : {}),
+    ...(pair.baseline ? { baseline: clusteredLocation(roundPairs(pair.baseline)), baselineProcesses: pair.baseline.length } : {}),
     verdict: pair.mode === 'baseline' && !pair.baseline ? 'new' : verdictOf(interval, threshold),
   };
   return row;

@@ -124,6 +124,8 @@ describe('markdown footnotes state what the rows record', () => {
     const recorded = gateNote(gateOnly([row('im2col', 10), row('naive', 10)], { baselineName: undefined }));
     expect(recorded).toContain('Recorded as a baseline: 10 processes per pair.');
     expect(recorded).not.toContain('this report does not count');
+    const withBaseline = gateNote(gateOnly([{ ...row('im2col', 3), baselineProcesses: 10 }, { ...row('naive', 3), baselineProcesses: 10 }]));
+    expect(withBaseline).toContain('Measured in this run: 3 processes per pair. The baseline "main" measured its rows in 10 processes.');
   });
 
   it('states each gated engine\'s threads as recorded', () => {

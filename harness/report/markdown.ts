@@ -109,7 +109,10 @@ export function gateProcesses(g: GateSummary): string {
   const measuredIn = counts.length === 1 ? `${processes(counts[0][0])} per pair`
     : `${counts.map(([n, rows]) => `${processes(n)} for ${plural(rows, 'pair')}`).join(', ')} (a pair first judged slower is measured again in new processes, and its row pools both)`;
   const who = g.mode === 'baseline' && g.baselineName === undefined ? 'Recorded as a baseline' : 'Measured in this run';
-  const baseline = againstBaseline(g) ? ` The baseline's rows were measured in their own processes, which this report does not count (see the baseline report ${JSON.stringify(g.baselineName)}).` : '';
+  const inBaseline = [...new Set(g.rows.filter(isMeasured).flatMap((x) => (x.baselineProcesses === undefined ? [] : [x.baselineProcesses])))].sort((a, b) => a - b);
+  const baseline = !againstBaseline(g) ? ''
+    : inBaseline.length ? ` The baseline ${JSON.stringify(g.baselineName)} measured its rows in ${inBaseline.map((n) => processes(n)).join(' or ')}.`
+      : ` The baseline's rows were measured in their own processes, which this report does not count (see the baseline report ${JSON.stringify(g.baselineName)}).`;
   return `${who}: ${measuredIn}.${baseline}`;
 }
 

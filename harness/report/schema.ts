@@ -131,6 +131,7 @@ export const MeasuredGateRowSchema = Type.Object({
   low: Type.Number({ description: 'The estimate\'s two-stage bootstrap 95% interval.' }),
   high: Type.Number({ description: 'The estimate\'s two-stage bootstrap 95% interval.' }),
   baseline: Type.Optional(Type.Number({ description: 'The baseline\'s estimate of the ratio for the same pair, when comparing against a baseline report.' })),
+  baselineProcesses: Type.Optional(Type.Integer({ minimum: 1, description: 'The processes the baseline measured this pair in (its logRatios entries).' })),
   verdict: Type.Enum(['slower', 'faster', 'unchanged', 'unconfirmed', 'new'], {
     description: '"new": no baseline row to compare with (recorded only); "unconfirmed": slower once, not on the re-run.',
   }),
