@@ -19,7 +19,7 @@ function section(text: string, heading: string): string {
 const detailsBlocks = (text: string): string[] => [...text.matchAll(/<details><summary>[^<]+<\/summary>[\s\S]*?<\/details>/g)].map((m) => m[0]);
 
 /** A measured gate row with the given rounds per process. */
-function row(candidate: string, processes: number, verdict: MeasuredGateRow['verdict'] = 'unchanged'): GateRow {
+function row(candidate: string, processes: number, verdict: MeasuredGateRow['verdict'] = 'unchanged'): MeasuredGateRow {
   return {
     caseId: CONV_ID, computation: 'forward', candidate, reference: 'tfjs-cpu', threshold: 0.1, verdict,
     logRatios: Array.from({ length: processes }, () => [0.01, 0.02]), estimate: 0.01, low: -0.02, high: 0.03, baseline: 0,
