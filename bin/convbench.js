@@ -20,11 +20,17 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+if (args[0] === '--script' && args.length < 2) {
+  console.error('convbench: --script needs a TypeScript file to run');
+  process.exit(2);
+}
 const script = args[0] === '--script' ? args.splice(0, 2)[1] : undefined;
 const fromSource = script !== undefined || process.env.CONVBENCH_FROM_SOURCE === '1';
 const entry = script ?? (fromSource ? join(root, 'harness', 'cli.ts') : join(root, 'dist', 'harness', 'cli.js'));
-if (!fromSource && !existsSync(entry)) {
-  console.error(`convbench: ${entry} is missing: the package is not built (in a checkout, run "npm run build")`);
+if (!existsSync(entry)) {
+  console.error(script !== undefined ? `convbench: --script ${script}: no such file`
+    : fromSource ? `convbench: ${entry} is missing: CONVBENCH_FROM_SOURCE=1 needs a checkout with the sources`
+      : `convbench: ${entry} is missing: the package is not built (in a checkout, run "npm run build")`);
   process.exit(2);
 }
 const loader = fromSource ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];

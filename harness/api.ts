@@ -37,8 +37,12 @@ export interface ConformanceOptions extends SelectOptions {
   onProgress?(done: number, total: number, label: string): void;
 }
 
-/** The host limits an API caller asked for. */
+/** The host limits an API caller asked for, in the ranges the CLI's flags allow. */
 export function limitsOf(o: SelectOptions): HostLimits {
+  const t = o.timeLimitSeconds;
+  if (t !== undefined && !(t > 0 && t <= 86_400)) throw new RangeError(`timeLimitSeconds must be more than 0 and at most a day (86400), got ${t}`);
+  const m = o.memoryCapBytes;
+  if (m !== undefined && !(m >= 2 ** 28 && m <= 2 ** 40)) throw new RangeError(`memoryCapBytes must be from 256 MiB to 1 TiB, got ${m}`);
   return {
     ...DEFAULT_LIMITS,
     ...(o.timeLimitSeconds !== undefined ? { callTimeLimitMs: 1000 * o.timeLimitSeconds } : {}),

@@ -88,7 +88,7 @@ describe('convbench CLI', () => {
       for (const rounds of x.logRatios) expect(rounds.length).toBeGreaterThanOrEqual(6);
       expect(x.estimate).toBeGreaterThan(Math.log(2));
     }
-  });
+  }, 180_000); // fresh processes, one after another: slow on a loaded machine
 
   it('gate: a baseline records ratios by process; a later run is judged against it and names regressions', () => {
     const gateArgs = ['gate', '--cases', BENCH, '--oracle', 'none', '--processes', '2', '--rounds', '6', '--reports-dir', dir];
@@ -114,7 +114,7 @@ describe('convbench CLI', () => {
       expect(x.baseline).toBeCloseTo(before[i].estimate, 12);
       expect(['slower', 'faster', 'unchanged', 'unconfirmed']).toContain(x.verdict);
     }
-  });
+  }, 180_000);
 
   it('bad input is one line and exit 2', () => {
     writeFileSync(join(dir, 'corrupt.json'), '{"format": "convbench-report", "version": 1, ');

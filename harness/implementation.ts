@@ -44,9 +44,12 @@ function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
-/** The contract op a name nearly is (another case, or a letter or two off: one for conv2d), or undefined. */
+/**
+ * The contract op a name nearly is (another case, or a letter or two off: one for conv2d), or
+ * undefined. Only names of a 2-D op count: a library's conv1d, conv3d or maxPool is its own business.
+ */
 export function nearMissOf(name: string): ContractOp | undefined {
-  if (isContractOp(name)) return undefined;
+  if (isContractOp(name) || !/2d/i.test(name)) return undefined;
   let best: { op: ContractOp; d: number } | undefined;
   for (const op of OPS) {
     const d = editDistance(name.toLowerCase(), op.toLowerCase());

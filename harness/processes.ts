@@ -10,7 +10,7 @@ import { COMPUTATIONS, type Computation } from './invoke.ts';
 import {
   type GateOptions, type GatePair, type Measure, type Measurements, measurePair, type PairId, type PairMeasurement, pairId, pairKey,
 } from './gate.ts';
-import { ownModule } from './paths.ts';
+import { ownLoaderFlags, ownModule } from './paths.ts';
 import { progress } from './progress.ts';
 import type { Case } from './cases/load.ts';
 
@@ -18,7 +18,7 @@ const CLI = ownModule('harness/cli');
 
 /** Runs `convbench <args>` in a fresh process and returns what it printed on stdout. */
 export function runChild(args: readonly string[], what: string, input = ''): string {
-  const child = spawnSync(process.execPath, [...process.execArgv, CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, input, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawnSync(process.execPath, [...ownLoaderFlags(), CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, input, stdio: ['pipe', 'pipe', 'inherit'] });
   if (child.error) throw new Error(`${what}: ${child.error.message}`);
   if (child.status !== 0) throw new Error(`${what} exited with ${child.status ?? child.signal}`);
   return child.stdout;

@@ -74,9 +74,9 @@ async function checkOracle(oracle: Oracle, c: Case, computation: Computation, re
 }
 
 /**
- * Whether a computation is worth running at all: some implementation under test has its op. Work is
- * proportional to what is asked: reference64, the oracles and the timings skip what no kernel would
- * be compared on.
+ * Whether a computation is worth running at all: some implementation under test has its op (what
+ * its handshake says; a decline by supports() is known only when the host is asked). reference64,
+ * the oracles and the timings skip what no kernel has.
  */
 export function wanted(implementations: readonly RemoteImplementation[], c: Case, computation: Computation): boolean {
   return implementations.some((impl) => impl.unavailable(c, computation) === undefined);

@@ -118,28 +118,37 @@ export function selectCases(sel: Selection): { cases: Case[]; caseErrors: CaseEr
   return { cases, caseErrors: loaded.errors };
 }
 
-export async function loadInputs(sel: Selection): Promise<Inputs> {
-  const { cases, caseErrors } = selectCases(sel);
+/**
+ * Starts what a selection needs: its cases (`selected`, when the caller already chose them), the
+ * implementations' hosts and the oracles. If anything fails after a host started, every host is
+ * ended before the error goes on.
+ */
+export async function loadInputs(sel: Selection, selected: { cases: Case[]; caseErrors: CaseError[] } = selectCases(sel)): Promise<Inputs> {
+  const { cases, caseErrors } = selected;
   const implementations = await selectImplementations(sel.impls, sel.limits);
-  const idle = implementations.find((impl) => cases.length > 0 && cases.every((c) => computationsOf(c).every((k) => impl.unavailable(c, k) !== undefined)));
-  if (idle) {
+  try {
+    const idle = implementations.find((impl) => cases.length > 0 && cases.every((c) => computationsOf(c).every((k) => impl.unavailable(c, k) !== undefined)));
+    if (idle) throw new UsageError(`${idle.source}: ${idle.name} implements none of the selected computations (it has ${idle.hello.ops.join(', ') || 'no ops'}); nothing was run`);
+    const { oracles, absent } = await chosenOracles(sel);
+    return { cases, caseErrors, implementations, oracles, absent };
+  } catch (e) {
     for (const impl of implementations) impl.kill();
-    throw new UsageError(`${idle.source}: ${idle.name} implements none of the selected computations (it has ${idle.hello.ops.join(', ') || 'no ops'}); nothing was run`);
+    throw e;
   }
-  let oracles: Oracle[] = [];
-  let absent: AbsentOracle[] = [];
-  if (!(sel.oracles?.length === 1 && sel.oracles[0] === 'none')) {
-    const found = await loadOracles({ ortThreads: sel.ortThreads });
-    const asked = sel.oracles;
-    if (asked) {
-      const known = [...found.oracles.map((o) => o.name), ...found.absent.map((a) => a.name)];
-      const unknown = asked.find((w) => !known.includes(w));
-      if (unknown) throw new UsageError(`--oracle: unknown oracle "${unknown}" (known: ${known.join(', ')}, or none)`);
-    }
-    oracles = found.oracles.filter((o) => !asked || asked.includes(o.name));
-    absent = found.absent.filter((a) => !asked || asked.includes(a.name));
-  }
-  return { cases, caseErrors, implementations, oracles, absent };
+}
+
+/** The oracles a selection names (all present when it names none; none for `--oracle none`). */
+async function chosenOracles(sel: Selection): Promise<{ oracles: Oracle[]; absent: AbsentOracle[] }> {
+  if (sel.oracles?.length === 1 && sel.oracles[0] === 'none') return { oracles: [], absent: [] };
+  const found = await loadOracles({ ortThreads: sel.ortThreads });
+  const asked = sel.oracles;
+  const known = [...found.oracles.map((o) => o.name), ...found.absent.map((a) => a.name)];
+  const unknown = asked?.find((w) => !known.includes(w));
+  const oracles = found.oracles.filter((o) => !asked || asked.includes(o.name));
+  // What was loaded and not chosen (or everything, on an error) is freed at once.
+  await Promise.all(found.oracles.filter((o) => unknown !== undefined || !oracles.includes(o)).map((o) => o.release()));
+  if (unknown !== undefined) throw new UsageError(`--oracle: unknown oracle "${unknown}" (known: ${known.join(', ')}, or none)`);
+  return { oracles, absent: found.absent.filter((a) => !asked || asked.includes(a.name)) };
 }
 
 export function enginesOf(inputs: Inputs): Engine[] {

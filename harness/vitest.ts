@@ -27,15 +27,17 @@ export function describeConformance(kernel: string | URL, options: ConformanceSu
   const spec = kernel instanceof URL ? fileURLToPath(kernel) : kernel;
   const selection = selectionOf({ ...options, oracles: options.oracles ?? [] }, [spec]);
   // Case files are read now, while vitest collects the tests; the host starts in beforeAll.
-  const { cases, caseErrors } = selectCases(selection);
+  const selected = selectCases(selection);
+  const { cases, caseErrors } = selected;
   const limits = limitsOf(options);
-  // A test waits for one case's calls (first and second, forward and backward) and a restart.
-  const testTimeoutMs = 4 * limits.callTimeLimitMs + limits.startupMs;
+  // The first test of a case waits for all of that case's requests: per computation a supports
+  // question and two calls, each within the case's own time limit, and a host restart after each.
+  const testTimeoutMs = (c: Case) => computationsOf(c).length * 3 * ((c.timeLimitMs ?? limits.callTimeLimitMs) + limits.startupMs) + 10_000;
 
   describe(`convbench conformance: ${spec}`, () => {
     let inputs: Inputs | undefined;
     const perCase = new Map<string, Promise<CheckResult[]>>();
-    beforeAll(async () => { inputs = await loadInputs(selection); }, limits.startupMs + 60_000);
+    beforeAll(async () => { inputs = await loadInputs(selection, selected); }, limits.startupMs + 60_000);
     afterAll(async () => { if (inputs) await releaseAll(inputs); });
 
     // Each case's computations run together, once, the first time one of its tests asks.
@@ -59,7 +61,7 @@ export function describeConformance(kernel: string | URL, options: ConformanceSu
           const r = findResult(await resultsOf(c), computation);
           if (r.state === 'n/a' || r.state === 'skipped') ctx.skip(r.state === 'n/a' ? `n/a for ${r.subject}: ${r.reason}` : r.reason);
           if (r.state === 'failed' || r.state === 'errored') throw new ConformanceError(describeFailure(r));
-        }, testTimeoutMs);
+        }, testTimeoutMs(c));
       }
     }
   });

@@ -19,9 +19,13 @@ quiet=(--no-audit --no-fund --loglevel=error)
 cd "$root"
 tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 say "packed $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB)"
-if tar tzf "$tarball" | grep -E '\.test\.ts$|/fixtures/|\.ts$' | grep -v '\.d\.ts$' | grep -q .; then
-  fail "the tarball ships sources or tests: $(tar tzf "$tarball" | grep -E '\.ts$' | grep -v '\.d\.ts$' | head -3 | tr '\n' ' ')"
-fi
+contents=$(tar tzf "$tarball")
+stray=$(grep -E '(\.ts|\.map|\.tsbuildinfo)$|/fixtures/|\.test\.|^package/dist/cases/|^package/reports/' <<<"$contents" | grep -v '\.d\.ts$' || true)
+[ -z "$stray" ] || fail "the tarball ships what it should not: $(head -n 3 <<<"$stray" | tr '\n' ' ')"
+for want in package/dist/harness/cli.js package/dist/harness/index.d.ts package/dist/harness/vitest.js package/schema/report.schema.json \
+  package/cases/case.schema.json package/adapters/python/convbench_host.py package/README.md; do
+  grep -qx "$want" <<<"$contents" || fail "the tarball lacks $want"
+done
 
 say "1. npm install of the tarball, no flags"
 mkdir "$work/plain" && cd "$work/plain" && npm init -y >/dev/null

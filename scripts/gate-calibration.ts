@@ -44,7 +44,8 @@ function gate(pattern: string, slowdown: number, report: string, baseline?: stri
     '--reference', values.reference, '--reports-dir', dir, '--report', report, ...processFlags(baseline), ...(baseline ? ['--baseline', baseline] : [])];
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CI: 'true', CONVBENCH_SUBJECT: values.kernel, CONVBENCH_SLOWDOWN: String(slowdown) },
+    // The sources, as this script runs: never a build in dist/ that may be stale or missing.
+    env: { ...process.env, CI: 'true', CONVBENCH_FROM_SOURCE: '1', CONVBENCH_SUBJECT: values.kernel, CONVBENCH_SLOWDOWN: String(slowdown) },
   });
   if (r.status !== 0 && r.status !== 1) throw new Error(`convbench gate exited with ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const rows = (parseReport(readFileSync(join(dir, `${report}.json`), 'utf8'), report).gate?.rows ?? []).filter((x) => x.candidate === 'subject');

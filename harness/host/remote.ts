@@ -97,6 +97,8 @@ export class RemoteImplementation {
   /** One request to the host (started again first if it died), after those already asked. */
   private send(header: Record<string, unknown>, frames: readonly Frame[], replyElements: number, limitMs: number): Promise<Reply> {
     const turn = this.queue.then(async () => {
+      // Once ended, an implementation stays ended: a lane still running (a test that timed out) gets an error, not a new host.
+      if (this.ended) throw new HostFailure('failed to start', `${this.name}: its host was ended (the run is over)`);
       if (!this.host.alive) await this.host.start();
       return this.host.request(header, frames, replyElements, limitMs);
     });
@@ -185,17 +187,26 @@ export class RemoteImplementation {
           throw new Error(`${this.name}: protocol error: ${r.samplesMs.length} samples adding up to ${sum.toFixed(3)} ms for a request of ` +
             `${iterations} calls and ${minMs} ms that took ${wallMs.toFixed(3)} ms`);
         }
+        // A median of 0 ms would make every ratio to it infinite: a clock that cannot time this kernel.
+        const sorted = [...r.samplesMs].sort((a, b) => a - b);
+        if (!((sorted[Math.floor(sorted.length / 2)] ?? 0) > 0)) {
+          throw new Error(`${this.name}: protocol error: the host's samples have a median of 0 ms (its clock cannot time this kernel)`);
+        }
         callMs = Math.max(callMs, ...r.samplesMs);
         return r.samplesMs;
       },
     };
   }
 
+  private ended = false;
+
   async close(): Promise<void> {
+    this.ended = true;
     await this.host.close();
   }
 
   kill(): void {
+    this.ended = true;
     this.host.kill();
   }
 }

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { browserPlan, findChromium, type Probe, realProbe, SYSTEM_CHROMIUMS } from './find-chromium.ts';
+import { browserPlan, findChromium, type Probe, realProbe, SYSTEM_CHROMIUMS } from './find-chromium.test-support.ts';
 
 /** A file system holding only these executables (and the folders above them). */
 function fake(executables: string[]): Probe {

@@ -4,7 +4,7 @@
 //
 // Which Chromium: $CONVBENCH_CHROMIUM (a Chromium or Chrome binary), else the system's
 // (/usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome, ...), else Playwright's
-// cache (~/.cache/ms-playwright/chromium-*/chrome-linux/chrome); see find-chromium.ts. With none,
+// cache (~/.cache/ms-playwright/chromium-*/chrome-linux/chrome); see find-chromium.test-support.ts. With none,
 // these tests are skipped and say why, except under CI=true, where a missing Chromium fails.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserPlan, findChromium, realProbe } from './find-chromium.ts';
+import { browserPlan, findChromium, realProbe } from './find-chromium.test-support.ts';
 import { CONV_ID, EVIL_ID, fixtureReport } from './fixture.ts';
 import { parseReport } from './json.ts';
 import { writeReports } from './write.ts';

@@ -116,4 +116,15 @@ describe('html timing charts', () => {
     expect(logAxis([1.21, 4.1])).toEqual({ lo: 0.1, hi: 10 });
     expect(logAxis([10, 10])).toEqual({ lo: 1, hi: 10 });
   });
+
+  it('a time of 0 ms cannot stretch the log axis to zero (which would never end)', () => {
+    expect(logAxis([0, 5])).toEqual({ lo: 1, hi: 10 });
+    expect(logAxis([0]).lo).toBe(1e-6);
+    expect(logAxis([0]).hi).toBeCloseTo(1e-5, 12);
+    const r = fixtureReport();
+    const t = r.timings.find((x) => x.state === 'measured');
+    if (t?.state !== 'measured') throw new Error('the fixture has a measured timing');
+    t.medianMs = 0;
+    expect(renderHtml(r)).toContain('<svg');
+  });
 });

@@ -228,14 +228,16 @@ const MIN_BAR = 3;
 
 /** A log axis in whole decades: from below half the fastest time (so its bar has a length) to the slowest. */
 export function logAxis(ms: readonly number[]): { lo: number; hi: number } {
-  const lo = 10 ** Math.floor(Math.log10(Math.min(...ms) / 2));
-  const hi = Math.max(lo * 10, 10 ** Math.ceil(Math.log10(Math.max(...ms))));
+  // A time of 0 (or none at all) has no place on a log axis: the axis starts at a nanosecond at least.
+  const positive = ms.filter((v) => v > 0 && Number.isFinite(v));
+  const lo = 10 ** Math.max(-6, Math.floor(Math.log10((positive.length ? Math.min(...positive) : 1e-6) / 2)));
+  const hi = Math.max(lo * 10, 10 ** Math.ceil(Math.log10(Math.max(...positive, lo))));
   return { lo, hi };
 }
 
 /** A bar's length for a time on the axis. */
 const barWidth = (ms: number, axis: { lo: number; hi: number }) =>
-  Math.max(MIN_BAR, (BARS * Math.log(ms / axis.lo)) / Math.log(axis.hi / axis.lo));
+  Math.max(MIN_BAR, (BARS * Math.log(Math.max(ms, axis.lo) / axis.lo)) / Math.log(axis.hi / axis.lo));
 
 /** "0.01 ms", "1 ms", "100 ms": a decade's label. */
 const decade = (ms: number) => `${Number(ms.toPrecision(1))} ms`;
