@@ -16,6 +16,7 @@ import type { GateSummary, Report, Timing } from './report/types.ts';
 import { checkWritable, ReportsDirError, writeReports } from './report/write.ts';
 import { environment, foreignBaseline } from './environment.ts';
 import { exitCodeOf } from './exit-code.ts';
+import { fuzzCommand } from './fuzz.ts';
 import { BUNDLED_CASES, VERSION } from './paths.ts';
 import { safe, safeLine } from './terminal.ts';
 import { colourFor, printGate, printSummary } from './summary.ts';
@@ -67,6 +68,8 @@ commands:
   gate      run, then fail on failures and on kernels slower than in a baseline report
   compare   time two implementations against each other, interleaved, on the bench cases
   merge     combine shard reports into one
+  fuzz      check the implementations on random valid cases against reference64; a failure is
+            shrunk to a minimal case file, printed with the seed and path that replay it
 
   --version           print convbench's version
 
@@ -424,7 +427,7 @@ async function merge(argv: string[]): Promise<number> {
   return finish(merged, v['reports-dir'] ?? 'reports', false);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gate, compare, merge, timings: timingsOnly, 'gate-rounds': gateRoundsOnly };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gate, compare, merge, fuzz: fuzzCommand, timings: timingsOnly, 'gate-rounds': gateRoundsOnly };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -438,7 +441,7 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     const handler = COMMANDS[command];
-    if (!handler) throw new UsageError(`unknown command "${command}" (run, gate, compare, merge)`);
+    if (!handler) throw new UsageError(`unknown command "${command}" (run, gate, compare, merge, fuzz)`);
     return await handler(rest);
   } catch (e) {
     const parseError = e instanceof TypeError && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
