@@ -16,6 +16,7 @@ import type { GateSummary, Report, Timing } from './report/types.ts';
 import { checkWritable, ReportsDirError, writeReports } from './report/write.ts';
 import { environment, foreignBaseline } from './environment.ts';
 import { exitCodeOf } from './exit-code.ts';
+import { coverageCommand } from './coverage.ts';
 import { fuzzCommand } from './fuzz.ts';
 import { BUNDLED_CASES, VERSION } from './paths.ts';
 import { safe, safeLine } from './terminal.ts';
@@ -70,6 +71,8 @@ commands:
   merge     combine shard reports into one
   fuzz      check the implementations on random valid cases against reference64; a failure is
             shrunk to a minimal case file, printed with the seed and path that replay it
+  coverage  print which semantic features the cases exercise (features x op/direction); exit 1
+            when a feature has no case in a cell it applies to
 
   --version           print convbench's version
 
@@ -427,7 +430,7 @@ async function merge(argv: string[]): Promise<number> {
   return finish(merged, v['reports-dir'] ?? 'reports', false);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gate, compare, merge, fuzz: fuzzCommand, timings: timingsOnly, 'gate-rounds': gateRoundsOnly };
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { run, gate, compare, merge, fuzz: fuzzCommand, coverage: coverageCommand, timings: timingsOnly, 'gate-rounds': gateRoundsOnly };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -441,7 +444,7 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     const handler = COMMANDS[command];
-    if (!handler) throw new UsageError(`unknown command "${command}" (run, gate, compare, merge, fuzz)`);
+    if (!handler) throw new UsageError(`unknown command "${command}" (run, gate, compare, merge, fuzz, coverage)`);
     return await handler(rest);
   } catch (e) {
     const parseError = e instanceof TypeError && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
