@@ -1,19 +1,23 @@
 // Writes the published JSON Schemas from their TypeBox definitions (harness/report/schema.ts,
-// harness/cases/schema.ts). Run `npx tsx scripts/write-schemas.ts` after changing a schema, and
-// commit the files; with --check it only says which file is stale (exit 1), as the schema test does.
+// harness/cases/schema.ts). Run `npm run schemas` after changing a schema, and commit the files;
+// with --check it only says which file is stale (exit 1), as the schema test does. The harness
+// reads these files at run time (json.ts, validate.ts), so this is the one place TypeBox runs.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { caseFileJsonSchema } from '../harness/cases/schema.ts';
-import { reportJsonSchema } from '../harness/report/schema.ts';
+import { Type } from 'typebox';
+import { CASE_SCHEMA_FILE } from '../harness/cases/format.ts';
+import { caseSchemas } from '../harness/cases/schema.ts';
+import { REPORT_SCHEMA_FILE } from '../harness/report/format.ts';
+import { reportSchemas } from '../harness/report/schema.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WIDTH = 120;
 
 /** Each published schema: its path in the repository and its text. */
 export const SCHEMA_FILES: { path: string; text: string }[] = [
-  { path: 'schema/report.schema.json', text: formatJson(reportJsonSchema) },
-  { path: 'cases/case.schema.json', text: formatJson(caseFileJsonSchema) },
+  { path: REPORT_SCHEMA_FILE, text: formatJson(reportSchemas(Type).reportJsonSchema) },
+  { path: CASE_SCHEMA_FILE, text: formatJson(caseSchemas(Type).caseFileJsonSchema) },
 ];
 
 /** JSON text with each object or list on one line when it fits, else one member a line. */
@@ -60,7 +64,7 @@ function main(check: boolean): number {
     }
     if (now === text) continue;
     if (check) {
-      console.error(`${path} is stale: run npx tsx scripts/write-schemas.ts`);
+      console.error(`${path} is stale: run npm run schemas`);
       stale++;
     } else {
       mkdirSync(dirname(file), { recursive: true });

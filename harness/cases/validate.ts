@@ -1,22 +1,39 @@
-// Checking parsed YAML against the case file schema (schema.ts), with ajv: it reports every error
-// with its JSON path and keyword, which the loader turns into one message per bad case.
-import { Ajv, type ErrorObject } from 'ajv';
+// Checking parsed YAML against the case file schema, with ajv: it reports every error with its
+// JSON path and keyword, which the loader turns into one message per bad case. The schema is the
+// published cases/case.schema.json (generated from schema.ts), read and compiled on first use.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isRecord } from '../guards.ts';
+import { AJV_OPTIONS, readSchemaFile } from '../schema-file.ts';
+import { CASE_SCHEMA_FILE, CASE_SCHEMA_ID } from './format.ts';
 import type { RawCase } from './raw.ts';
-import { CASE_SCHEMA_ID, caseFileJsonSchema } from './schema.ts';
 
-const ajv = new Ajv({ allErrors: true });
-/** The whole file; its errors, when any, in `validateFile.errors`. */
-export const validateFile = ajv.compile(caseFileJsonSchema);
-const validateCase = ajv.compile<RawCase>({ $ref: `${CASE_SCHEMA_ID}#/definitions/case` });
+interface Validators { file: ValidateFunction; one: ValidateFunction<RawCase> }
+let compiled: Validators | undefined;
+
+function validators(): Validators {
+  if (!compiled) {
+    const ajv = new Ajv({ ...AJV_OPTIONS, allErrors: true });
+    const file = ajv.compile(readSchemaFile(CASE_SCHEMA_FILE, CASE_SCHEMA_ID));
+    compiled = { file, one: ajv.compile<RawCase>({ $ref: `${CASE_SCHEMA_ID}#/definitions/case` }) };
+  }
+  return compiled;
+}
+
+/** Checks a whole file; its errors, when any, in `validateFile.errors` (as an ajv validator has them). */
+export const validateFile: { (v: unknown): boolean; errors: ErrorObject[] | null | undefined } = Object.assign((v: unknown): boolean => {
+  const { file } = validators();
+  const ok = file(v);
+  validateFile.errors = file.errors;
+  return ok;
+}, { errors: null });
 
 /** Checks one case against the schema; YAML's non-finite numbers (.nan, .inf) pass as numbers. */
 export function isRawCase(v: unknown): v is RawCase {
-  return validateCase(finiteCopy(v));
+  return validators().one(finiteCopy(v));
 }
 
 /** The errors of the last isRawCase that failed. */
-export const caseErrors = (): ErrorObject[] => validateCase.errors ?? [];
+export const caseErrors = (): ErrorObject[] => compiled?.one.errors ?? [];
 
 /** A copy in which non-finite numbers (YAML .nan, .inf) read as 0, for the JSON Schema validator. */
 export function finiteCopy(v: unknown): unknown {
