@@ -342,6 +342,26 @@ describe('declared limitations, each shown on the engine', () => {
     }
   });
 
+  it.skipIf(!wasm)('wasm: an average-pool window holding a NaN gives -inf (cpu gives NaN)', async () => {
+    const [c] = load(`cases:
+  - name: avg nan
+    op: avgpool2d
+    direction: forward
+    attributes: { kernel: 2, strides: 2 }
+    inputs:
+      x: [[[[1, .nan, 2, 3], [4, 5, 6, 7]]]]
+`).map(pool);
+    const o = wasm as Oracle;
+    expect(o.unsupported(c, 'forward')).toBe('turns a NaN in an average-pool window into -inf');
+    expect(Array.from((await run(o, c, 'forward')).y?.data ?? [])).toEqual([Number.NEGATIVE_INFINITY, 4.5]);
+    await o.release();
+    const cpu = byName('tfjs-cpu');
+    if (cpu) {
+      expect(cpu.unsupported(c, 'forward')).toBeUndefined();
+      expect(disagreements(c, 'forward', await run(cpu, c, 'forward'))).toEqual([]);
+    }
+  });
+
   it('averages exclude padding; the cpu and wasm average-pool gradients include it', async () => {
     const [exclude, include] = load(`cases:
   - name: avg

@@ -202,6 +202,7 @@ function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation):
   }
   const g = c.geometry;
   if (c.op === 'avgpool2d') {
+    if (backend === 'wasm' && computation === 'forward' && c.x.data.some(Number.isNaN)) return 'turns a NaN in an average-pool window into -inf';
     if (zeroPads(g)) return undefined;
     // The cpu and wasm AvgPoolGrad divide every window by kernelHeight * kernelWidth: that is
     // count_include_pad (floor-mode windows never leave the padded input), unlike their forward.
