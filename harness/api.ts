@@ -50,8 +50,20 @@ export function limitsOf(o: SelectOptions): HostLimits {
   };
 }
 
+/** A list option as given from plain JavaScript: an array of strings, or a clear error. */
+function listOf(name: string, v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string')) throw new TypeError(`convbench: option "${name}" must be an array of strings, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const OPTION_NAMES = ['cases', 'ops', 'include', 'exclude', 'oracles', 'timeLimitSeconds', 'memoryCapBytes', 'implementations', 'bench', 'name', 'onProgress'];
+
 /** The session selection for API options. */
 export function selectionOf(o: SelectOptions, implementations: readonly string[]): Selection {
+  const unknown = Object.keys(o).find((k) => !OPTION_NAMES.includes(k));
+  if (unknown !== undefined) throw new TypeError(`convbench: unknown option "${unknown}" (known: ${OPTION_NAMES.join(', ')})`);
+  for (const [name, v] of [['implementations', implementations], ['cases', o.cases], ['ops', o.ops], ['include', o.include], ['exclude', o.exclude], ['oracles', o.oracles]] as const) listOf(name, v);
   return {
     cases: [...(o.cases ?? [BUNDLED_CASES])],
     impls: [...implementations],

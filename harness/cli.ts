@@ -9,7 +9,7 @@ import { DEFAULT_GATE, type GateOptions, type GatePair, MIN_ROUNDS, runGate, typ
 import { CASE_LIMIT_FLAGS, type CaseLimits, DEFAULT_CASE_LIMITS } from './cases/load.ts';
 import { DEFAULT_LIMITS, formatBytes, type HostLimits, killAllHosts } from './host/host.ts';
 import { ImplementationLoadError } from './implementations.ts';
-import { answerPlan, inFreshProcesses, readPlan, runChild } from './processes.ts';
+import { answerPlan, inFreshProcesses, readPlan, runChild, STOP_SIGNALS } from './processes.ts';
 import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
 import { mergeReports } from './report/merge.ts';
 import type { GateSummary, Report, Timing } from './report/types.ts';
@@ -461,7 +461,7 @@ export async function main(argv: string[]): Promise<number> {
 process.on('SIGUSR1', () => { /* no inspector */ });
 
 // A signal ends every kernel host first: nothing is left running.
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+for (const [signal, code] of Object.entries(STOP_SIGNALS)) {
   process.on(signal, () => {
     killAllHosts();
     console.error(`convbench: stopped by ${signal}`);

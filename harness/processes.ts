@@ -10,6 +10,7 @@ import { COMPUTATIONS, type Computation } from './invoke.ts';
 import {
   type GateOptions, type GatePair, type Measure, type Measurements, measurePair, type PairId, type PairMeasurement, pairId, pairKey,
 } from './gate.ts';
+import { killAllHosts } from './host/host.ts';
 import { ownLoaderFlags, ownModule } from './paths.ts';
 import { progress } from './progress.ts';
 import type { Case } from './cases/load.ts';
@@ -20,9 +21,20 @@ const CLI = ownModule('harness/cli');
 export function runChild(args: readonly string[], what: string, input = ''): string {
   const child = spawnSync(process.execPath, [...ownLoaderFlags(), CLI, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, input, stdio: ['pipe', 'pipe', 'inherit'] });
   if (child.error) throw new Error(`${what}: ${child.error.message}`);
+  // A signal to the run reached the child too (it shares our process group) while this process
+  // waited, deaf to signals, in spawnSync: the run is being stopped, and that is no kernel's fault.
+  const stoppedBy = Object.entries(STOP_SIGNALS).find(([signal, code]) => child.signal === signal || child.status === code);
+  if (stoppedBy) {
+    killAllHosts();
+    console.error(`convbench: stopped by ${stoppedBy[0]}`);
+    process.exit(stoppedBy[1]);
+  }
   if (child.status !== 0) throw new Error(`${what} exited with ${child.status ?? child.signal}`);
   return child.stdout;
 }
+
+/** The signals that stop a run, and the exit code each gives (128 + its number), as cli.ts handles them. */
+export const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 
 /** What a gate child is asked to measure (JSON on its stdin). */
 export interface RoundsPlan { label: string; options: GateOptions; pairs: PairId[] }

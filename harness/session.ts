@@ -148,7 +148,13 @@ async function chosenOracles(sel: Selection): Promise<{ oracles: Oracle[]; absen
   // What was loaded and not chosen (or everything, on an error) is freed at once.
   await Promise.all(found.oracles.filter((o) => unknown !== undefined || !oracles.includes(o)).map((o) => o.release()));
   if (unknown !== undefined) throw new UsageError(`--oracle: unknown oracle "${unknown}" (known: ${known.join(', ')}, or none)`);
-  return { oracles, absent: found.absent.filter((a) => !asked || asked.includes(a.name)) };
+  // Asked for by name, an oracle that is not here is an error: a run without it would look checked.
+  const missing = found.absent.find((a) => asked?.includes(a.name));
+  if (missing) {
+    await Promise.all(oracles.map((o) => o.release()));
+    throw new UsageError(`--oracle ${missing.name}: not available here: ${missing.reason}`);
+  }
+  return { oracles, absent: asked ? [] : found.absent };
 }
 
 export function enginesOf(inputs: Inputs): Engine[] {

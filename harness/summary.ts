@@ -172,8 +172,9 @@ function printProblems(r: Report, p: Printer): void {
 
 function printTotals(r: Report, p: Printer): void {
   const count = (kind: string, s: CheckResult['state']) => r.results.filter((x) => x.kind === kind && x.state === s).length;
-  p.line(`\n${r.cases.length} cases, ${r.implementations.length} implementations: ${count('implementation', 'passed')} passed, ` +
-    `${count('implementation', 'failed')} failed, ${count('implementation', 'errored')} errored, ${count('implementation', 'skipped')} skipped; ` +
+  p.line(`\n${r.cases.length} cases, ${r.implementations.length} implementation${r.implementations.length === 1 ? '' : 's'}: ${count('implementation', 'passed')} passed, ` +
+    `${count('implementation', 'failed')} failed, ${count('implementation', 'errored')} errored, ${count('implementation', 'skipped')} skipped` +
+    `${count('implementation', 'n/a') ? `, ${count('implementation', 'n/a')} n/a (declined)` : ''}; ` +
     `oracles: ${count('oracle', 'passed')} agree, ${count('oracle', 'failed')} disagree, ${count('oracle', 'errored')} errored, ${count('oracle', 'n/a')} n/a; ` +
     `${r.caseErrors.length} bad case(s)`);
   for (const a of r.absentOracles) p.line(`absent oracle ${safe(a.name)}: ${safe(a.reason)}`);

@@ -33,6 +33,10 @@ npm install "${quiet[@]}" "$tarball" || fail "npm install <tarball> with no flag
 out=$(npx convbench run --impl "$root/scripts/consumer/maxpool.mjs" --case 'maxpool index breakers' --no-bench 2>&1) || fail "convbench run after a plain install: $out"
 grep -Eq 'oracles: reference64.*ort|absent: ort: .*ONNXRUNTIME_NODE_INSTALL=skip' <<<"$out" || fail "ort neither ran nor was reported absent with the fix: $out"
 say "   ok ($(grep -Eo 'absent: ort|ort \([0-9]+ thread' <<<"$out" | head -n 1))"
+# npm init's package is CommonJS: a .ts kernel there is a CommonJS module to tsx.
+cp "$root/scripts/consumer/kernel.ts" .
+out=$(npx convbench run --impl ./kernel.ts --op avgpool2d --no-bench --oracle none 2>&1) || fail "a .ts kernel in a CommonJS project: $out"
+say "   ok: a .ts kernel in a CommonJS project"
 
 say "2. a project installed with ONNXRUNTIME_NODE_INSTALL=skip"
 mkdir "$work/app" && cd "$work/app" && npm init -y >/dev/null && npm pkg set type=module

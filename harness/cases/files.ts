@@ -3,7 +3,7 @@
 import {
   closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, type Stats, statSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { beyond, type CaseLimits } from './limits.ts';
 
 const YAML_FILE = /\.ya?ml$/;
@@ -47,6 +47,7 @@ function notRegular(p: string, st: Stats): string {
 export function caseFiles(paths: string[], show: (p: string) => string = (p) => p): CaseFileEntry[] {
   const out: CaseFileEntry[] = [];
   const folders = new Map<string, string>(); // real path -> the path it was first walked as
+  const files = new Set<string>();
   const walk = (p: string, named: boolean) => {
     let st: Stats;
     try {
@@ -56,7 +57,12 @@ export function caseFiles(paths: string[], show: (p: string) => string = (p) => 
       return;
     }
     if (!st.isDirectory()) {
-      if (named || YAML_FILE.test(p)) out.push({ path: p });
+      // A file reached twice (named, and inside a named folder too) is read once.
+      const file = resolve(p);
+      if ((named || YAML_FILE.test(p)) && !files.has(file)) {
+        files.add(file);
+        out.push({ path: p });
+      }
       return;
     }
     let real: string;

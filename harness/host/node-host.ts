@@ -52,7 +52,11 @@ async function load(spec: string): Promise<Implementation> {
     : pathToFileURL(resolve(spec)).href;
   let mod: unknown;
   try {
-    if (!FROM_SOURCE && TYPESCRIPT.test(spec)) (await import('tsx/esm/api')).register();
+    if (!FROM_SOURCE && TYPESCRIPT.test(spec)) {
+      // Both loaders: in a CommonJS package (npm init's default) a .ts file is a CommonJS module.
+      (await import('tsx/esm/api')).register();
+      (await import('tsx/cjs/api')).register();
+    }
     mod = await import(url);
   } catch (e) {
     throw new LoadError(`cannot import: ${describeThrown(e).message.split('\n')[0]}`);
