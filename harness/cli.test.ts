@@ -1,9 +1,9 @@
 // The command line end to end, in child processes: exit codes, one-line errors, reports written.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from './cli.test-support.ts';
 import { parseReport } from './report/json.ts';
 import { isMeasured } from './report/types.ts';
 
@@ -29,10 +29,6 @@ writeFileSync(BENCH, `cases:
     inputs: { x: { shape: [4, 8, 33, 31] } }
 `);
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 const base = ['--cases', CASES, '--oracle', 'none', '--reports-dir', dir];
 const quick = [...base, '--no-bench'];
 

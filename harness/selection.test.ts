@@ -1,10 +1,10 @@
 // Choosing what runs: --case / --exclude (repeatable, or-ed), --op (repeatable), --list, --version,
 // and work proportional to what is asked (reference64 and oracles only where a kernel has the op).
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from './cli.test-support.ts';
 import { runConformance } from './api.ts';
 import { parseReport } from './report/json.ts';
 import { selectionMatcher } from './session.ts';
@@ -25,10 +25,6 @@ writeFileSync(CASES, `cases:
     inputs: { x: { shape: [1, 2, 4, 4] }, w: { shape: [3, 2, 3, 3] } }
 `);
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 const ids = (stdout: string) => stdout.trim().split('\n').map((l) => l.split(' ')[0]);
 
 describe('selecting cases', () => {

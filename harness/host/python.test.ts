@@ -6,16 +6,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from '../cli.test-support.ts';
 import { parseReport } from '../report/json.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'convbench-python-'));
 const NAIVE = 'cmd:python3 examples/python/numpy_naive.py';
 const VIEWS = 'cmd:python3 examples/python/numpy_views.py';
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'harness/cli.ts', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 // Without python3 and numpy (a contributor's laptop where setup-python.sh could not install them)
 // these tests are skipped and say why; under CI=true, where .ci/run installs them, that fails.
