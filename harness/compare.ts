@@ -77,7 +77,28 @@ export interface TensorComparison {
 
 const KEEP_MISMATCHES = 5;
 
-/** Compares `got` with `want` element-wise under per-element budgets (a number = the same for all). */
+/** The float32 bits of v (after rounding to float32), as an unsigned integer. */
+function float32Bits(v: number): number {
+  SCRATCH_F32[0] = v;
+  return SCRATCH_I32[0] >>> 0;
+}
+
+/**
+ * Exact equality as float32, bit for bit: -0 and +0 differ; every NaN matches every NaN (any
+ * payload, any sign).
+ */
+export function sameFloat32(a: number, b: number): boolean {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
+  return float32Bits(a) === float32Bits(b);
+}
+
+/**
+ * Compares `got` with `want` element-wise under per-element budgets (a number = the same for all).
+ * A budget of the number 0 is the exact comparison (a case's `expected` outputs): every element is
+ * compared bit for bit as float32, so -0 and +0 differ and NaN matches NaN of any payload. (A zero
+ * entry of a per-element budget array, as a maximum has, still lets -0 match +0.) A budget that is
+ * NaN never passes a nonzero error.
+ */
 export function compareTensor(
   got: { shape: readonly number[]; data: ArrayLike<number> },
   want: { shape: readonly number[]; data: ArrayLike<number> },
@@ -99,7 +120,12 @@ export function compareTensor(
     const w32 = Math.fround(w);
     const b = typeof budget === 'number' ? budget : budget[i];
     let error: number, ratio: number;
-    if (!Number.isFinite(g) || !Number.isFinite(w32)) {
+    if (budget === 0) {
+      const same = sameFloat32(g, w32);
+      // -0 against +0: error 0, yet it fails.
+      error = same ? 0 : Number.isFinite(g) && Number.isFinite(w32) ? Math.abs(g - w) : Number.POSITIVE_INFINITY;
+      ratio = same ? 0 : Number.POSITIVE_INFINITY;
+    } else if (!Number.isFinite(g) || !Number.isFinite(w32)) {
       // NaN only matches NaN; an infinity only matches the same infinity.
       const same = Number.isNaN(g) ? Number.isNaN(w32) : g === w32;
       error = same ? 0 : Number.POSITIVE_INFINITY;
@@ -107,6 +133,7 @@ export function compareTensor(
     } else {
       error = Math.abs(g - w);
       ratio = error === 0 ? 0 : error / b;
+      if (Number.isNaN(ratio)) ratio = Number.POSITIVE_INFINITY; // a NaN budget (S held a NaN) passes nothing inexact
     }
     const ulps = Number.isNaN(g) && Number.isNaN(w32) ? 0 : ulpDistance(g, w32);
     if (ratio > maxRatio) maxRatio = ratio;
@@ -129,9 +156,12 @@ export function axisNames(tensor: string, rank: number, layout: Layout = 'NCHW')
   return layout === 'NCHW' ? ['n', 'c', 'y', 'x'] : ['n', 'y', 'x', 'c'];
 }
 
+/** A number as text, keeping the sign of zero (`${-0}` is "0"). */
+const signed = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
+
 export function formatMismatch(tensor: string, m: Mismatch): string {
   const names = axisNames(tensor, m.coord.length);
   const at = `(${names.join(', ')}) = (${m.coord.join(', ')})`;
-  return `${tensor}${at}: got ${m.got}, want ${m.want}, error ${m.error.toExponential(3)}, ` +
+  return `${tensor}${at}: got ${signed(m.got)}, want ${signed(m.want)}, error ${m.error.toExponential(3)}, ` +
     `budget ${m.budget.toExponential(3)} (${Number.isFinite(m.ratio) ? m.ratio.toFixed(2) : 'inf'}x), ${m.ulps} ulp`;
 }

@@ -1,6 +1,13 @@
 // reference64: the arbiter. Naive gather loops in float64 over the float32 inputs, written per
 // output element (unlike the scatter-style `naive` kernels, so the two are independent). Besides
 // each value it yields what the tolerance model needs: sum |terms| and the rounding count n of gamma_n.
+//
+// Zero padding takes part in conv2d's products (cases/README.md "Numerics rules"): y adds 0 * w for
+// every padding tap, dw adds 0 * dy for every padding tap of a window. Such a product is an exact 0
+// (adding it never rounds, and it adds 0 to sum |terms|, so n and S count the in-bounds products
+// only) unless the other factor is +-inf or NaN: then it is NaN and so is the output element, which
+// the comparison then matches exactly (NaN only with NaN). dx and db have no padding taps: dx is
+// only defined inside the input (the gradient at padding is dropped), db sums dy.
 import { avgPoolDivisor, type Conv2dGeometry, type Pool2dGeometry } from '../geometry.ts';
 import type { OutputName } from '../cases/load.ts';
 import type { Tensor } from '../tensor.ts';
@@ -45,8 +52,11 @@ export function conv2dForward64(x: Tensor, w: Tensor, bias: Tensor | undefined, 
               for (let kx = 0; kx < g.kernelWidth; kx++) {
                 const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
                 const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
-                if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) continue;
-                const p = x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)] * w.data[wAt(o, c, ky, kx)];
+                const wv = w.data[wAt(o, c, ky, kx)];
+                // A padding tap takes part: its product 0 * w is exact (no rounding, |term| 0), but
+                // NaN when w is +-inf or NaN.
+                if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) { sum += 0 * wv; continue; }
+                const p = x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)] * wv;
                 sum += p; abs += Math.abs(p); terms++;
               }
           if (bias) { sum += bias.data[o]; abs += Math.abs(bias.data[o]); terms++; }
@@ -103,11 +113,13 @@ export function conv2dBackward64(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeom
           for (let n = 0; n < g.batch; n++)
             for (let oy = 0; oy < g.outHeight; oy++) {
               const iy = source(oy, ky, g.strideHeight, g.padTop, g.dilationHeight, g.inHeight);
-              if (iy < 0) continue;
               for (let ox = 0; ox < g.outWidth; ox++) {
                 const ix = source(ox, kx, g.strideWidth, g.padLeft, g.dilationWidth, g.inWidth);
-                if (ix < 0) continue;
-                const p = dy.data[yAt(n, o, oy, ox)] * x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)];
+                const d = dy.data[yAt(n, o, oy, ox)];
+                // A padding tap takes part: 0 * dy, exact (no rounding, |term| 0) but NaN when dy
+                // is +-inf or NaN.
+                if (iy < 0 || ix < 0) { sum += 0 * d; continue; }
+                const p = d * x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)];
                 sum += p; abs += Math.abs(p); terms++;
               }
             }

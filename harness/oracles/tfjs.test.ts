@@ -526,6 +526,58 @@ describe('declared limitations, each shown on the engine', () => {
     expect(wasm?.unsupported(large, 'forward')).toBeUndefined();
   });
 
+  it('cpu skips padding taps: a non-finite w (forward) or dy (backward) meeting padding stays finite; wasm forward multiplies the zeros', async () => {
+    const [fwd, bwd, inside, unpadded] = load(`cases:
+  - name: inf w meets padding
+    op: conv2d
+    direction: forward
+    attributes: { padding: 1 }
+    inputs: { x: [[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]], w: [[[[.inf, 1], [-1, 2]]]] }
+  - name: inf dy meets padding
+    op: conv2d
+    direction: backward
+    attributes: { padding: 1 }
+    inputs:
+      x: [[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]
+      w: [[[[1, 2], [3, 4]]]]
+      dy: [[[[.inf, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]]]
+  - name: inf dy with an in-bounds window
+    op: conv2d
+    attributes: { padding: [0, 0, 1, 1] }
+    inputs:
+      x: [[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]]
+      w: [[[[1, 2], [3, 4]]]]
+      dy: [[[[.inf, 1, 1], [1, 1, 1], [1, 1, 1]]]]
+  - name: inf w without padding
+    op: conv2d
+    direction: forward
+    inputs: { x: [[[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]], w: [[[[.inf, 1], [-1, 2]]]] }
+`).map(conv);
+    if (cpu) {
+      expect(cpu.unsupported(fwd, 'forward')).toBe('skips padding taps, so a non-finite weight meeting padding stays finite');
+      const y = (await run(cpu, fwd, 'forward')).y;
+      expect(y?.data[0]).toBe(2); // reference64: 0 * inf + 1 * 0 + -1 * 0 + 2 * 1 = NaN
+      expect(disagreements(fwd, 'forward', { y: y ?? { shape: [], data: new Float32Array() } })).not.toEqual([]);
+      expect(cpu.unsupported(bwd, 'backward')).toBe('skips padding taps, so a non-finite dy meeting padding leaves dw finite');
+      const out = await run(cpu, bwd, 'backward');
+      expect(Array.from(out.dw?.data ?? [])).toEqual([45, 45, 45, Number.POSITIVE_INFINITY]); // each tap reads x once (sum 45); reference64: NaN, NaN, NaN, inf
+      expect(disagreements(bwd, 'backward', out).join('\n')).toMatch(/^dw vs reference64/);
+      // Where no non-finite value meets padding it is supported, and agrees.
+      for (const computation of ['forward', 'backward'] as const) {
+        expect(cpu.unsupported(inside, computation)).toBeUndefined();
+        expect(disagreements(inside, computation, await run(cpu, inside, computation))).toEqual([]);
+      }
+      expect(cpu.unsupported(unpadded, 'forward')).toBeUndefined();
+      expect(disagreements(unpadded, 'forward', await run(cpu, unpadded, 'forward'))).toEqual([]);
+      await cpu.release();
+    }
+    if (wasm) {
+      expect(wasm.unsupported(fwd, 'forward')).toBeUndefined();
+      expect(disagreements(fwd, 'forward', await run(wasm, fwd, 'forward'))).toEqual([]);
+      await wasm.release();
+    }
+  });
+
   it('the semantics probe can prepare every semantic n/a; prepare throws only what the engine cannot express', async () => {
     const [cip, nan] = load(`cases:
   - name: cip

@@ -190,6 +190,49 @@ function inexpressible(backend: TfjsBackend, c: Case, computation: Computation):
   return undefined;
 }
 
+/** Whether tap k of some output along one axis reads padding (the extremes decide: i grows with o). */
+function tapReadsPadding(k: number, outSize: number, stride: number, pad: number, dilation: number, size: number): boolean {
+  const first = -pad + k * dilation;
+  return first < 0 || first + (outSize - 1) * stride >= size;
+}
+
+/** Whether the window of output o along one axis has a tap in padding (the extremes decide: i grows with k). */
+function windowReadsPadding(o: number, kernel: number, stride: number, pad: number, dilation: number, size: number): boolean {
+  const first = o * stride - pad;
+  return first < 0 || first + (kernel - 1) * dilation >= size;
+}
+
+const paddingCache = new WeakMap<ConvCase, { forward: boolean; backward: boolean }>();
+
+/**
+ * Whether a non-finite value meets padding where our rule (padding takes part: 0 * w in y, 0 * dy
+ * in dw) makes NaN: forward, a +-inf/NaN weight at a tap that some window reads in padding;
+ * backward, a +-inf/NaN dy at an output whose window has a tap in padding (dx has no padding taps).
+ */
+function nonFiniteMeetsPadding(c: ConvCase): { forward: boolean; backward: boolean } {
+  const cached = paddingCache.get(c);
+  if (cached) return cached;
+  const g = c.geometry;
+  let forward = false, backward = false;
+  const taps = g.kernelHeight * g.kernelWidth;
+  for (let i = 0; i < c.w.data.length && !forward; i++) {
+    if (Number.isFinite(c.w.data[i])) continue;
+    const t = i % taps, ky = Math.floor(t / g.kernelWidth), kx = t % g.kernelWidth; // OIHW
+    forward = tapReadsPadding(ky, g.outHeight, g.strideHeight, g.padTop, g.dilationHeight, g.inHeight) ||
+      tapReadsPadding(kx, g.outWidth, g.strideWidth, g.padLeft, g.dilationWidth, g.inWidth);
+  }
+  const positions = g.outHeight * g.outWidth;
+  for (let i = 0; i < c.dy.data.length && !backward; i++) {
+    if (Number.isFinite(c.dy.data[i])) continue;
+    const p = i % positions, oy = Math.floor(p / g.outWidth), ox = p % g.outWidth; // NCHW
+    backward = windowReadsPadding(oy, g.kernelHeight, g.strideHeight, g.padTop, g.dilationHeight, g.inHeight) ||
+      windowReadsPadding(ox, g.kernelWidth, g.strideWidth, g.padLeft, g.dilationWidth, g.inWidth);
+  }
+  const found = { forward, backward };
+  paddingCache.set(c, found);
+  return found;
+}
+
 function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation): string | undefined {
   const cannot = inexpressible(backend, c, computation);
   if (cannot) return cannot;
@@ -197,6 +240,12 @@ function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation):
     const macs = c.geometry.forwardFlops / 2;
     if (computation === 'backward' && backend === 'cpu' && macs > CPU_BACKWARD_MAC_LIMIT) {
       return `too slow: ${macs} MACs > ${CPU_BACKWARD_MAC_LIMIT} (the cpu filter gradient runs at ~5 M MACs/s)`;
+    }
+    // The cpu conv kernels (forward, Conv2DBackpropFilter, the depthwise ones) loop over in-bounds
+    // taps only; the wasm forward (XNNPACK) multiplies padding zeros, as we do.
+    if (backend === 'cpu' && nonFiniteMeetsPadding(c)[computation]) {
+      return computation === 'forward' ? 'skips padding taps, so a non-finite weight meeting padding stays finite'
+        : 'skips padding taps, so a non-finite dy meeting padding leaves dw finite';
     }
     return undefined;
   }

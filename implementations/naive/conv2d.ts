@@ -1,4 +1,6 @@
 // Direct nested loops, as in the numpy-naive seed: one output element at a time.
+// Zero padding takes part, as the seed's np.pad does: every padding tap reads 0, so y adds 0 * w
+// and dw adds dy * 0 (NaN when w or dy is +-inf or NaN); dx gets nothing at padding (it is dropped).
 import type { Conv2dGeometry } from '../../harness/geometry.ts';
 import type { ConvGradients } from '../../harness/implementation.ts';
 import { type Tensor, zeros } from '../../harness/tensor.ts';
@@ -16,11 +18,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, g: Conv2d
           for (let c = 0; c < cg; c++)
             for (let ky = 0; ky < g.kernelHeight; ky++) {
               const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
-              if (iy < 0 || iy >= g.inHeight) continue;
+              const rowInside = iy >= 0 && iy < g.inHeight;
               for (let kx = 0; kx < g.kernelWidth; kx++) {
                 const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
-                if (ix < 0 || ix >= g.inWidth) continue;
-                sum += x.data[((n * g.inChannels + c0 + c) * g.inHeight + iy) * g.inWidth + ix] *
+                const inside = rowInside && ix >= 0 && ix < g.inWidth;
+                sum += (inside ? x.data[((n * g.inChannels + c0 + c) * g.inHeight + iy) * g.inWidth + ix] : 0) *
                   w.data[((o * cg + c) * g.kernelHeight + ky) * g.kernelWidth + kx];
               }
             }
@@ -47,12 +49,12 @@ export function conv2dBackward(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeomet
           for (let c = 0; c < cg; c++)
             for (let ky = 0; ky < g.kernelHeight; ky++) {
               const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
-              if (iy < 0 || iy >= g.inHeight) continue;
+              const rowInside = iy >= 0 && iy < g.inHeight;
               for (let kx = 0; kx < g.kernelWidth; kx++) {
                 const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
-                if (ix < 0 || ix >= g.inWidth) continue;
-                const xi = ((n * g.inChannels + c0 + c) * g.inHeight + iy) * g.inWidth + ix;
                 const wi = ((o * cg + c) * g.kernelHeight + ky) * g.kernelWidth + kx;
+                if (!rowInside || ix < 0 || ix >= g.inWidth) { dw[wi] += d * 0; continue; } // padding reads 0
+                const xi = ((n * g.inChannels + c0 + c) * g.inHeight + iy) * g.inWidth + ix;
                 dw[wi] += d * x.data[xi];
                 dx[xi] += d * w.data[wi];
               }
