@@ -578,6 +578,71 @@ describe('declared limitations, each shown on the engine', () => {
     }
   });
 
+  it("wasm conv gives zeros when an axis's SAME padding total is negative; cpu agrees; pools and non-'same' calls are unaffected", async () => {
+    // Width: 8 columns, kernel 2, stride 5: 2 outputs, total (2 - 1) * 5 + 2 - 8 = -1 (clamped to 0).
+    // Height: kernel 3 pads 1 + 1, so TF.js is given 'same' (for SAME_LOWER too: the split is even).
+    const x = '[[[[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 16], [17, 18, 19, 20, 21, 22, 23, 24]]]]';
+    const [upper, lower, column, depthwise, explicit, valid, maxPool, avgPool] = load(`cases:
+  - name: same total negative
+    op: conv2d
+    direction: forward
+    attributes: { strides: [1, 5] }
+    inputs: { x: ${x}, w: [[[[1, 2], [3, 4], [5, 6]]]] }
+    matrix:
+      attributes.padding: [SAME_UPPER, SAME_LOWER]
+  - name: same total negative, 3x1 kernel
+    op: conv2d
+    direction: forward
+    attributes: { strides: [1, 4], padding: SAME_UPPER }
+    inputs: { x: { shape: [1, 1, 3, 6], integers: [1, 9] }, w: { shape: [1, 1, 3, 1], integers: [1, 3] } }
+  - name: same total negative, depthwise
+    op: conv2d
+    direction: forward
+    attributes: { strides: [1, 5], padding: SAME_UPPER, groups: 2 }
+    inputs: { x: { shape: [1, 2, 3, 8], integers: [1, 9] }, w: { shape: [2, 1, 3, 2], integers: [1, 3] } }
+  - name: same lower odd split, given as explicit pads
+    op: conv2d
+    direction: forward
+    attributes: { strides: [1, 5], padding: SAME_LOWER }
+    inputs: { x: { shape: [1, 1, 4, 8], integers: [1, 9] }, w: { shape: [1, 1, 2, 2], integers: [1, 3] } }
+  - name: no pad at all, given as valid
+    op: conv2d
+    direction: forward
+    attributes: { strides: [1, 5], padding: SAME_UPPER }
+    inputs: { x: { shape: [1, 1, 1, 8], integers: [1, 9] }, w: { shape: [1, 1, 1, 2], integers: [1, 3] } }
+  - name: same total negative, pool
+    op: maxpool2d
+    attributes: { kernel: [3, 2], strides: [1, 5], padding: SAME_UPPER }
+    inputs: { x: ${x} }
+    matrix:
+      op: [maxpool2d, avgpool2d]
+`);
+    const reason = "gives zeros when an axis's SAME padding total is negative (XNNPACK does not clamp it at 0)";
+    const negative = [upper, lower, column, depthwise].map(conv);
+    if (wasm) {
+      for (const c of negative) {
+        expect(wasm.unsupported(c, 'forward')).toBe(reason);
+        const y = await run(wasm, c, 'forward');
+        expect(Array.from(y.y?.data ?? [])).toEqual(new Array<number>(y.y?.data.length ?? 0).fill(0));
+        expect(disagreements(c, 'forward', y)).not.toEqual([]);
+      }
+      for (const c of [explicit, valid, maxPool, avgPool]) {
+        expect(wasm.unsupported(c, 'forward')).toBeUndefined();
+        expect(disagreements(c, 'forward', await run(wasm, c, 'forward'))).toEqual([]);
+      }
+      await wasm.release();
+    }
+    if (cpu) {
+      for (const c of [...negative, explicit, valid, maxPool, avgPool]) {
+        expect(cpu.unsupported(c, 'forward')).toBeUndefined();
+        expect(disagreements(c, 'forward', await run(cpu, c, 'forward'))).toEqual([]);
+      }
+      // y(0,0,0,0..1) under SAME_UPPER: rows -1..1 (the -1 is padding) at columns 0-1 and 5-6.
+      expect(Array.from((await run(cpu, upper, 'forward')).y?.data.slice(0, 2) ?? [])).toEqual([3 * 1 + 4 * 2 + 5 * 9 + 6 * 10, 3 * 6 + 4 * 7 + 5 * 14 + 6 * 15]);
+      await cpu.release();
+    }
+  });
+
   it('the semantics probe can prepare every semantic n/a; prepare throws only what the engine cannot express', async () => {
     const [cip, nan] = load(`cases:
   - name: cip

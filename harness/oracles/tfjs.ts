@@ -89,6 +89,20 @@ function padOf(g: Conv2dGeometry | Pool2dGeometry, same: boolean): Pad {
   return zeroPads(g) ? 'valid' : same ? 'same' : explicitOf(g);
 }
 
+/**
+ * Whether the wasm conv kernels mispad this case: TF.js passes 'same' to XNNPACK as its TensorFlow
+ * SAME flag, and XNNPACK recomputes each axis's total, (out - 1) * stride + effective kernel - in,
+ * in unsigned arithmetic without clamping a negative total at 0 (geometry.ts clamps it). Only
+ * where padOf gives 'same' (some pad nonzero: never for a 1x1 kernel), and an axis's total is < 0.
+ * Measured: the whole output is zeros.
+ */
+function wasmSameTotalNegative(c: ConvCase): boolean {
+  const g = c.geometry;
+  if (padOf(g, convIsSame(c)) !== 'same') return false;
+  return (g.outHeight - 1) * g.strideHeight + g.effectiveKernelHeight - g.inHeight < 0 ||
+    (g.outWidth - 1) * g.strideWidth + g.effectiveKernelWidth - g.inWidth < 0;
+}
+
 /** What the max-pool windows of a case hold, for the data-dependent declarations. */
 interface MaxWindows {
   /** Some window holds a NaN. */
@@ -240,6 +254,9 @@ function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation):
     const macs = c.geometry.forwardFlops / 2;
     if (computation === 'backward' && backend === 'cpu' && macs > CPU_BACKWARD_MAC_LIMIT) {
       return `too slow: ${macs} MACs > ${CPU_BACKWARD_MAC_LIMIT} (the cpu filter gradient runs at ~5 M MACs/s)`;
+    }
+    if (backend === 'wasm' && computation === 'forward' && wasmSameTotalNegative(c)) {
+      return "gives zeros when an axis's SAME padding total is negative (XNNPACK does not clamp it at 0)";
     }
     // The cpu conv kernels (forward, Conv2DBackpropFilter, the depthwise ones) loop over in-bounds
     // taps only; the wasm forward (XNNPACK) multiplies padding zeros, as we do.
