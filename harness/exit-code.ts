@@ -3,7 +3,8 @@
 import { gatePassed, type Report } from './report/types.ts';
 
 /**
- * 2 when a case file was bad; 1 when an implementation result failed or errored, its timing
+ * 2 when a case file was bad; 1 when a must-reject entry of a case file was not rejected as
+ * expected (the loader accepted it, or refused it with another message), an implementation result failed or errored, its timing
  * errored (a hang, crash or throw while timed), or the gate did
  * not pass (a row slower or errored, a regression, or not marked ok); 2 when nothing was checked:
  * no implementation result passed or failed (all skipped, n/a or none), or, for a compare report
@@ -11,6 +12,7 @@ import { gatePassed, type Report } from './report/types.ts';
  */
 export function exitCodeOf(r: Report): number {
   if (r.caseErrors.length > 0) return 2;
+  if ((r.rejections ?? []).some((x) => !x.ok)) return 1;
   const results = r.results.filter((x) => x.kind === 'implementation');
   if (results.some((x) => x.state === 'failed' || x.state === 'errored')) return 1;
   // A kernel that hung, crashed or threw while it was timed failed too.

@@ -2,7 +2,7 @@
 // the timings; assemble the report. The CLI commands are thin layers over this.
 import { existsSync } from 'node:fs';
 import { implementationEngine, oracleEngine, type Engine, timeComputation, DEFAULT_BENCH, type BenchOptions } from './bench.ts';
-import { type Case, type CaseError, type CaseLimits, loadCases, type Op } from './cases/load.ts';
+import { type Case, type CaseError, type CaseLimits, loadCases, type Op, type Rejection } from './cases/load.ts';
 import { fnv1a } from './cases/generate.ts';
 import { computationsOf } from './check.ts';
 import { environment } from './environment.ts';
@@ -38,6 +38,8 @@ export interface Selection {
 export interface Inputs {
   cases: Case[];
   caseErrors: CaseError[];
+  /** The case files' must-reject entries, as the loader judged them (not filtered by the selection). */
+  rejections: Rejection[];
   implementations: RemoteImplementation[];
   oracles: Oracle[];
   absent: AbsentOracle[];
@@ -97,8 +99,11 @@ export async function selectImplementations(specs: string[], limits: HostLimits 
   return out;
 }
 
-/** The cases a selection matches, and the case files' errors; nothing is started. */
-export function selectCases(sel: Selection): { cases: Case[]; caseErrors: CaseError[] } {
+/** The cases a selection's case files hold, their errors and must-reject entries. */
+export interface SelectedCases { cases: Case[]; caseErrors: CaseError[]; rejections: Rejection[] }
+
+/** The cases a selection matches, and the case files' errors and must-reject entries; nothing is started. */
+export function selectCases(sel: Selection): SelectedCases {
   const badOp = (sel.ops ?? []).find((o) => !OPS.some((op) => op === o));
   if (badOp !== undefined) throw new UsageError(`--op: unknown op "${badOp}" (one of ${OPS.join(', ')})`);
   const ops = sel.ops?.length ? sel.ops : OPS;
@@ -115,7 +120,7 @@ export function selectCases(sel: Selection): { cases: Case[]; caseErrors: CaseEr
     ].filter(Boolean);
     throw new UsageError(`no case matches ${filters.join(' ') || 'the selection'} (of ${loaded.cases.length} loaded); nothing was run`);
   }
-  return { cases, caseErrors: loaded.errors };
+  return { cases, caseErrors: loaded.errors, rejections: loaded.rejections };
 }
 
 /**
@@ -123,14 +128,14 @@ export function selectCases(sel: Selection): { cases: Case[]; caseErrors: CaseEr
  * implementations' hosts and the oracles. If anything fails after a host started, every host is
  * ended before the error goes on.
  */
-export async function loadInputs(sel: Selection, selected: { cases: Case[]; caseErrors: CaseError[] } = selectCases(sel)): Promise<Inputs> {
-  const { cases, caseErrors } = selected;
+export async function loadInputs(sel: Selection, selected: SelectedCases = selectCases(sel)): Promise<Inputs> {
+  const { cases, caseErrors, rejections } = selected;
   const implementations = await selectImplementations(sel.impls, sel.limits);
   try {
     const idle = implementations.find((impl) => cases.length > 0 && cases.every((c) => computationsOf(c).every((k) => impl.unavailable(c, k) !== undefined)));
     if (idle) throw new UsageError(`${idle.source}: ${idle.name} implements none of the selected computations (it has ${idle.hello.ops.join(', ') || 'no ops'}); nothing was run`);
     const { oracles, absent } = await chosenOracles(sel);
-    return { cases, caseErrors, implementations, oracles, absent };
+    return { cases, caseErrors, rejections, implementations, oracles, absent };
   } catch (e) {
     for (const impl of implementations) impl.kill();
     throw e;
@@ -196,6 +201,7 @@ export function buildReport(name: string, inputs: Inputs, parts: Pick<Report, 'r
     oracles: inputs.oracles.map((o) => ({ name: o.name, versions: o.versions, threads: o.threads })),
     absentOracles: inputs.absent,
     caseErrors: inputs.caseErrors.map((e) => ({ file: e.file, line: e.line, field: e.field, message: e.message })),
+    rejections: inputs.rejections.map((x) => ({ ...x })),
     cases: inputs.cases.map((c) => ({ id: c.id, name: c.name, file: c.file, line: c.line, op: c.op, direction: c.direction, layout: c.layout, bench: c.bench, geometry: c.geometry })),
     ...parts,
   };

@@ -163,8 +163,10 @@ function printCorrectness(r: Report, p: Printer): void {
 
 function printProblems(r: Report, p: Printer): void {
   const bad = r.results.filter((x) => x.kind === 'implementation' && (x.state === 'failed' || x.state === 'errored'));
-  if (bad.length || failingTimings(r).length) { p.line(''); p.parts([{ text: 'failures:', style: 'red' }]); }
+  const rejections = (r.rejections ?? []).filter((x) => !x.ok);
+  if (bad.length || failingTimings(r).length || rejections.length) { p.line(''); p.parts([{ text: 'failures:', style: 'red' }]); }
   for (const x of bad) p.line(describeFailure(safeResult(x)));
+  for (const x of rejections) p.line(`must-reject case "${safe(x.name)}" (${safe(x.file)}:${x.line}): ${safe(x.message)}`);
   for (const t of failingTimings(r)) p.line(`${safe(t.engine)} on "${safe(t.caseId)}" ${t.computation}: errored while timed: ${safe(t.error)}`);
   if (r.disagreements.length) p.line('\noracle disagreements with reference64 (reported; not failures of the implementations):');
   for (const d of r.disagreements) p.line(`  ${describeDisagreement(safeDisagreement(d))}`);
@@ -179,6 +181,11 @@ function printTotals(r: Report, p: Printer): void {
     `${r.caseErrors.length} bad case(s)`);
   for (const a of r.absentOracles) p.line(`absent oracle ${safe(a.name)}: ${safe(a.reason)}`);
   for (const e of r.caseErrors) p.line(`bad case: ${safe(e.message)}`);
+  const rejections = r.rejections ?? [];
+  if (rejections.length) {
+    const failed = rejections.filter((x) => !x.ok).length;
+    p.line(`${rejections.length} must-reject case(s): ${rejections.length - failed} rejected as expected, ${failed} not${failed ? ' (see failures)' : ''}`);
+  }
 }
 
 export function printSummary(r: Report, sink: Out, options: PrintOptions = {}): void {

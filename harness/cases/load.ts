@@ -53,7 +53,14 @@ export class CaseError extends Error {
   }
 }
 
-export interface LoadResult { cases: Case[]; errors: CaseError[]; files: string[] }
+/**
+ * A must-reject entry (`reject:` in the file) as the loader judged it: `ok` when it refused the
+ * entry with messages that all match `pattern`; `message` is the loader's message when ok, else
+ * what went wrong.
+ */
+export interface Rejection { name: string; file: string; line: number; pattern: string; ok: boolean; message: string }
+
+export interface LoadResult { cases: Case[]; errors: CaseError[]; rejections: Rejection[]; files: string[] }
 
 /** Bytes of tensors kept so far by one load, against maxTotalBytes. */
 interface Budget { used: number }
@@ -391,23 +398,50 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
 }
 
 /** Parses one YAML text: its valid cases and one error per bad case (or per bad file). */
-export function loadCaseText(text: string, file: string, limits: Partial<CaseLimits> = DEFAULT_CASE_LIMITS): { cases: Case[]; errors: CaseError[] } {
+export function loadCaseText(text: string, file: string, limits: Partial<CaseLimits> = DEFAULT_CASE_LIMITS): Loaded {
   return loadText(text, file, caseLimits(limits), { used: 0 });
 }
 
-type Loaded = { cases: Case[]; errors: CaseError[] };
+type Loaded = { cases: Case[]; errors: CaseError[]; rejections: Rejection[] };
+
+/** The pattern of a `reject:` entry: `/regex/flags` (flags i, m, s, u) or text the message contains. */
+interface RejectPattern { shown: string; test(message: string): boolean }
+
+function rejectPattern(text: string): RejectPattern | string {
+  const m = /^\/(.+)\/([imsu]*)$/s.exec(text);
+  if (!m) return { shown: JSON.stringify(text), test: (message) => message.includes(text) };
+  try {
+    const re = new RegExp(m[1], m[2]);
+    return { shown: text, test: (message) => re.test(message) };
+  } catch (e) {
+    return `not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+/** How the loader's outcome for a must-reject entry compares with its pattern. */
+function judgeRejection(name: string, file: string, line: number, pattern: RejectPattern, outcome: Loaded): Rejection {
+  const expected = `expected the loader to reject it with ${pattern.shown}`;
+  const judged = (ok: boolean, message: string): Rejection => ({ name, file, line, pattern: pattern.shown, ok, message });
+  if (outcome.cases.length > 0) {
+    const count = outcome.cases.length > 1 ? ` (as ${outcome.cases.length} cases)` : '';
+    return judged(false, `${expected}, but it loaded${count}`);
+  }
+  const wrong = outcome.errors.find((e) => !pattern.test(e.field ? `${e.field}: ${e.detail}` : e.detail));
+  if (wrong) return judged(false, `${expected}, but it rejected it with: ${wrong.message}`);
+  return judged(true, outcome.errors.map((e) => e.message).join('; '));
+}
 
 /** loadCaseText against a budget shared by the files of one load; anything unforeseen is an error of this file. */
 function loadText(text: string, file: string, limits: CaseLimits, budget: Budget): Loaded {
   try {
     return parseCases(text, file, limits, budget);
   } catch (e) {
-    return { cases: [], errors: [new CaseError(file, 0, '', `cannot load: ${e instanceof Error ? e.message : String(e)}`)] };
+    return { cases: [], errors: [new CaseError(file, 0, '', `cannot load: ${e instanceof Error ? e.message : String(e)}`)], rejections: [] };
   }
 }
 
 function parseCases(text: string, file: string, limits: CaseLimits, budget: Budget): Loaded {
-  const fileError = (line: number, field: string, detail: string): Loaded => ({ cases: [], errors: [new CaseError(file, line, field, detail)] });
+  const fileError = (line: number, field: string, detail: string): Loaded => ({ cases: [], errors: [new CaseError(file, line, field, detail)], rejections: [] });
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.maxFileBytes) return fileError(0, '', `the file is ${bytes} bytes${beyond(limits, 'maxFileBytes')}`);
   const lines = new LineCounter();
@@ -432,22 +466,37 @@ function parseCases(text: string, file: string, limits: CaseLimits, budget: Budg
 
   // Before anything copies the tree: prototype keys and aliases inside themselves (one error per
   // case, or for the file outside the cases), and the size with aliases expanded.
-  const result: Loaded = { cases: [], errors: [] };
+  const result: Loaded = { cases: [], errors: [], rejections: [] };
   const problems: Problem[] = [];
   const sizes = new Map<object, number>(); // values under each node, aliases expanded
   const values = typeof root === 'object' && root !== null ? checkTree(root, [], sizes, problems) : 1;
   const bad = new Set<number>();
+  const cases: unknown = isRecord(root) ? root.cases : undefined;
+  // Must-reject entries (`reject:`): what the loader says about each is collected in `outcomes`
+  // and judged against its pattern at the end, instead of being a case or a case error.
+  const patterns = new Map<number, RejectPattern>();
+  const outcomes = new Map<number, Loaded>();
+  if (Array.isArray(cases)) {
+    cases.forEach((c: unknown, i) => {
+      if (!isRecord(c) || !('reject' in c)) return;
+      const parsed = typeof c.reject === 'string' && c.reject !== '' ? rejectPattern(c.reject)
+        : 'must be a non-empty string: a /regex/ or text that the loader\'s message must match';
+      if (typeof parsed !== 'string') { patterns.set(i, parsed); outcomes.set(i, { cases: [], errors: [], rejections: [] }); return; }
+      result.errors.push(loc.error(['cases', i, 'reject'], parsed));
+      bad.add(i);
+    });
+  }
+  const errorsOf = (i: number): CaseError[] => outcomes.get(i)?.errors ?? result.errors;
   for (const { path, detail } of problems) {
     const i = path[0] === 'cases' ? path[1] : undefined;
-    if (typeof i !== 'number') return { cases: [], errors: [loc.error(path, detail)] };
-    if (!bad.has(i)) result.errors.push(loc.error(path, detail));
+    if (typeof i !== 'number') return { cases: [], errors: [loc.error(path, detail)], rejections: [] };
+    if (!bad.has(i)) errorsOf(i).push(loc.error(path, detail));
     bad.add(i);
   }
   if (values > limits.maxFileBytes) {
     return aliasError(`with its YAML aliases expanded the file holds ${values} values${expandsPast(limits)}`);
   }
   // The rejected cases are left out of everything below.
-  const cases: unknown = isRecord(root) ? root.cases : undefined;
   const list: unknown[] = Array.isArray(cases) ? cases.map((c: unknown, i) => (bad.has(i) ? {} : c)) : [];
   const checked = isRecord(root) && Array.isArray(cases) ? { ...root, cases: list } : root;
 
@@ -461,26 +510,41 @@ function parseCases(text: string, file: string, limits: CaseLimits, budget: Budg
       byCase.set(key, [...(byCase.get(key) ?? []), e]);
     }
     if (byCase.has('') || !Array.isArray(cases)) {
-      return { cases: [], errors: [...result.errors, schemaErrors(byCase.get('') ?? errs, [], loc)] };
+      return { cases: [], errors: [...result.errors, schemaErrors(byCase.get('') ?? errs, [], loc)], rejections: [] };
     }
   }
   // Here the file passed the schema, or only some of its cases failed: `cases` is a list either way.
   list.forEach((raw, i) => {
     const base: Path = ['cases', i];
+    const out = outcomes.get(i) ?? result;
     if (bad.has(i)) return;
+    // A must-reject entry that loads takes nothing from the budget of the real cases.
+    const used = budget.used;
+    loadEntry(raw, base, out);
+    if (out !== result) budget.used = used;
+  });
+  for (const [i, pattern] of patterns) {
+    const entry: unknown = Array.isArray(cases) ? cases[i] : undefined;
+    const name = isRecord(entry) && typeof entry.name === 'string' ? entry.name : `cases[${i}]`;
+    result.rejections.push(judgeRejection(name, file, loc.line(['cases', i]), pattern, outcomes.get(i) ?? result));
+  }
+  return result;
+
+  /** One entry of the list: its cases (a matrix expands) and errors, into `out`. */
+  function loadEntry(raw: unknown, base: Path, out: Loaded): void {
     if (!isRawCase(raw)) {
-      result.errors.push(schemaErrors(caseErrors(), base, loc));
+      out.errors.push(schemaErrors(caseErrors(), base, loc));
       return;
     }
     const matrix = raw.matrix ?? {};
     const count = Object.values(matrix).reduce((n, options) => n * options.length, 1);
     if (count > limits.maxMatrixCases) {
-      result.errors.push(loc.error([...base, 'matrix'], `expands into ${count} cases${beyond(limits, 'maxMatrixCases')}`));
+      out.errors.push(loc.error([...base, 'matrix'], `expands into ${count} cases${beyond(limits, 'maxMatrixCases')}`));
       return;
     }
     const caseValues = sizes.get(raw) ?? 1;
     if (count > 1 && count * caseValues > limits.maxFileBytes) {
-      result.errors.push(loc.error([...base, 'matrix'], `expands into ${count} cases of ${caseValues} YAML values each, ${count * caseValues} in all${expandsPast(limits)}`));
+      out.errors.push(loc.error([...base, 'matrix'], `expands into ${count} cases of ${caseValues} YAML values each, ${count * caseValues} in all${expandsPast(limits)}`));
       return;
     }
     const plain: Record<string, unknown> = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'matrix'));
@@ -493,19 +557,18 @@ function parseCases(text: string, file: string, limits: CaseLimits, budget: Budg
         const e = bestSchemaError(caseErrors());
         const key = combo.find(([k]) => `/${k.replaceAll('.', '/')}`.startsWith(e.instancePath) || e.instancePath.startsWith(`/${k.replaceAll('.', '/')}`));
         const path: Path = key ? [...base, 'matrix', key[0]] : [...base, ...e.instancePath.split('/').slice(1)];
-        result.errors.push(loc.error(path, describeSchemaError(e) + note));
+        out.errors.push(loc.error(path, describeSchemaError(e) + note));
         continue;
       }
       try {
-        result.cases.push(buildCase(expanded, base, loc, note, spell(Infinity), limits, budget));
+        out.cases.push(buildCase(expanded, base, loc, note, spell(Infinity), limits, budget));
       } catch (e) {
         if (!(e instanceof CaseError)) throw e;
-        result.errors.push(e);
+        out.errors.push(e);
         if (e instanceof OverBudget) break;
       }
     }
-  });
-  return result;
+  }
 }
 
 const shorten = (text: string, cut: number) => (text.length > cut ? `${text.slice(0, cut)}...` : text);
@@ -520,7 +583,7 @@ export function loadCases(paths: string[], limits: Partial<CaseLimits> = DEFAULT
     const rel = relative(root, file);
     return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel; // paths outside the project stay absolute
   };
-  const result: LoadResult = { cases: [], errors: [], files: [] };
+  const result: LoadResult = { cases: [], errors: [], rejections: [], files: [] };
   const budget: Budget = { used: 0 };
   for (const { path, problem } of caseFiles(paths, show)) {
     const shown = show(path);
@@ -530,10 +593,11 @@ export function loadCases(paths: string[], limits: Partial<CaseLimits> = DEFAULT
     }
     result.files.push(shown);
     const text = readCaseFile(path, lim);
-    const { cases, errors } = typeof text === 'string' ? loadText(text, shown, lim, budget)
-      : { cases: [], errors: [new CaseError(shown, 0, '', text.problem)] };
+    const { cases, errors, rejections } = typeof text === 'string' ? loadText(text, shown, lim, budget)
+      : { cases: [], errors: [new CaseError(shown, 0, '', text.problem)], rejections: [] };
     result.cases.push(...cases);
     result.errors.push(...errors);
+    result.rejections.push(...rejections);
   }
   const seen = new Map<string, Case>();
   result.cases = result.cases.filter((c) => {

@@ -100,13 +100,25 @@ export function caseSchemas(Type: typeof TypeBox) {
       exclusiveMinimum: 0, maximum: 86400,
       description: 'Time limit of one kernel call of this case, in seconds (at most a day), instead of the run\'s default.',
     })),
+    reject: Type.Optional(Type.String({
+      minLength: 1,
+      description: 'This entry must be refused by the loader, with a message (field: detail) that matches: /regex/ (flags i, m, s, u) or text it contains. A check of the loader, not bad input.',
+    })),
     matrix: Type.Optional(Type.Record(Type.String(), Type.Array(Type.Unknown(), { minItems: 1 }), {
       description: 'Dot paths into this case (e.g. attributes.strides, inputs.x.shape) to lists of values; the case expands into their cross product.',
     })),
   }, { additionalProperties: false });
 
+  // A must-reject entry is anything with a `reject` pattern (it is meant to be invalid); the
+  // loader still checks it as a case, and the check passes when that fails as the pattern says.
+  const RejectEntrySchema = Type.Object({ reject: Type.String({ minLength: 1 }) }, {
+    additionalProperties: true, description: 'A case the loader must refuse, with a message that matches `reject`.',
+  });
   const CaseFileSchema = Type.Object({
-    cases: Type.Array(Type.Unsafe<Static<typeof CaseSchema>>(Type.Ref('#/definitions/case')), { minItems: 1 }),
+    cases: Type.Array(Type.Union([
+      Type.Unsafe<Static<typeof CaseSchema>>(Type.Ref('#/definitions/case')),
+      Type.Unsafe<Static<typeof RejectEntrySchema>>(Type.Ref('#/definitions/rejectEntry')),
+    ]), { minItems: 1 }),
   }, { additionalProperties: false });
 
   /** The whole file's schema as published in cases/case.schema.json; its $id is what the loader's references name. */
@@ -116,12 +128,12 @@ export function caseSchemas(Type: typeof TypeBox) {
     title: 'convbench case file',
     description: 'A YAML file of conv2d / pooling cases. Editors: add `# yaml-language-server: $schema=../case.schema.json` at the top.',
     ...CaseFileSchema,
-    definitions: { ...definitions, tensor: tensorDefinition, case: CaseSchema },
+    definitions: { ...definitions, tensor: tensorDefinition, case: CaseSchema, rejectEntry: RejectEntrySchema },
   };
 
   return {
     OpSchema, DirectionSchema, LayoutSchema, GeneratedTensorSchema, AttributesSchema, InputsSchema, ExpectedSchema, CaseSchema,
-    CaseFileSchema, caseFileJsonSchema,
+    RejectEntrySchema, CaseFileSchema, caseFileJsonSchema,
   };
 }
 

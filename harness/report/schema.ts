@@ -170,6 +170,10 @@ export function reportSchemas(Type: typeof TypeBox) {
     caseErrors: Type.Array(Type.Object({ file: Type.String(), line: int(), field: Type.String(), message: Type.String() }), {
       description: 'Problems in case files (the other cases still ran).',
     }),
+    rejections: Type.Optional(Type.Array(Type.Object({
+      name: Type.String(), file: Type.String(), line: int(), pattern: Type.String(), ok: Type.Boolean(),
+      message: str('The loader\'s message when ok; else what went wrong (it loaded, or refused with another message).'),
+    }), { description: 'Must-reject entries of the case files (`reject:`): checks of the loader; one not ok fails the run.' })),
     cases: Type.Array(CaseSummarySchema),
     results: Type.Array(CheckResultSchema),
     disagreements: Type.Array(DisagreementSchema),
