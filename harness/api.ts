@@ -3,7 +3,7 @@
 // and no file is written; each implementation still runs in a kernel host of its own.
 import { DEFAULT_BENCH } from './bench.ts';
 import type { Op } from './cases/load.ts';
-import { DEFAULT_LIMITS, type HostLimits } from './host/host.ts';
+import { DEFAULT_LIMITS, type HostLimits, LIMIT_RANGE } from './host/host.ts';
 import { BUNDLED_CASES } from './paths.ts';
 import type { Report } from './report/types.ts';
 import { runSuite } from './run.ts';
@@ -40,9 +40,9 @@ export interface ConformanceOptions extends SelectOptions {
 /** The host limits an API caller asked for, in the ranges the CLI's flags allow. */
 export function limitsOf(o: SelectOptions): HostLimits {
   const t = o.timeLimitSeconds;
-  if (t !== undefined && !(t > 0 && t <= 86_400)) throw new RangeError(`timeLimitSeconds must be more than 0 and at most a day (86400), got ${t}`);
+  if (t !== undefined && !(t > 0 && t <= LIMIT_RANGE.maxTimeLimitSeconds)) throw new RangeError(`timeLimitSeconds must be more than 0 and at most a day (86400), got ${t}`);
   const m = o.memoryCapBytes;
-  if (m !== undefined && !(m >= 2 ** 28 && m <= 2 ** 40)) throw new RangeError(`memoryCapBytes must be from 256 MiB to 1 TiB, got ${m}`);
+  if (m !== undefined && !(m >= LIMIT_RANGE.minMemoryCapBytes && m <= LIMIT_RANGE.maxMemoryCapBytes)) throw new RangeError(`memoryCapBytes must be from 256 MiB to 1 TiB, got ${m}`);
   return {
     ...DEFAULT_LIMITS,
     ...(o.timeLimitSeconds !== undefined ? { callTimeLimitMs: 1000 * o.timeLimitSeconds } : {}),
@@ -50,11 +50,9 @@ export function limitsOf(o: SelectOptions): HostLimits {
   };
 }
 
-/** A list option as given from plain JavaScript: an array of strings, or a clear error. */
-function listOf(name: string, v: unknown): string[] | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x): x is string => typeof x === 'string')) throw new TypeError(`convbench: option "${name}" must be an array of strings, got ${JSON.stringify(v)}`);
-  return v;
+/** A list option as given from plain JavaScript: absent, an array of strings, or a clear error. */
+function checkList(name: string, v: unknown): void {
+  if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) throw new TypeError(`convbench: option "${name}" must be an array of strings, got ${JSON.stringify(v)}`);
 }
 
 const OPTION_NAMES = ['cases', 'ops', 'include', 'exclude', 'oracles', 'timeLimitSeconds', 'memoryCapBytes', 'implementations', 'bench', 'name', 'onProgress'];
@@ -63,7 +61,7 @@ const OPTION_NAMES = ['cases', 'ops', 'include', 'exclude', 'oracles', 'timeLimi
 export function selectionOf(o: SelectOptions, implementations: readonly string[]): Selection {
   const unknown = Object.keys(o).find((k) => !OPTION_NAMES.includes(k));
   if (unknown !== undefined) throw new TypeError(`convbench: unknown option "${unknown}" (known: ${OPTION_NAMES.join(', ')})`);
-  for (const [name, v] of [['implementations', implementations], ['cases', o.cases], ['ops', o.ops], ['include', o.include], ['exclude', o.exclude], ['oracles', o.oracles]] as const) listOf(name, v);
+  for (const [name, v] of [['implementations', implementations], ['cases', o.cases], ['ops', o.ops], ['include', o.include], ['exclude', o.exclude], ['oracles', o.oracles]] as const) checkList(name, v);
   return {
     cases: [...(o.cases ?? [BUNDLED_CASES])],
     impls: [...implementations],

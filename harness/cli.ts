@@ -7,7 +7,7 @@ import { computationsOf } from './check.ts';
 import { isRecord } from './guards.ts';
 import { DEFAULT_GATE, type GateOptions, type GatePair, MIN_ROUNDS, runGate, type Skipped } from './gate.ts';
 import { CASE_LIMIT_FLAGS, type CaseLimits, DEFAULT_CASE_LIMITS } from './cases/load.ts';
-import { DEFAULT_LIMITS, formatBytes, type HostLimits, killAllHosts } from './host/host.ts';
+import { DEFAULT_LIMITS, formatBytes, type HostLimits, killAllHosts, LIMIT_RANGE } from './host/host.ts';
 import { ImplementationLoadError } from './implementations.ts';
 import { answerPlan, inFreshProcesses, readPlan, runChild, STOP_SIGNALS } from './processes.ts';
 import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
@@ -162,22 +162,19 @@ function caseLimitsOf(v: SelectValues): Partial<CaseLimits> {
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30, t: 2 ** 40, tib: 2 ** 40 };
-/** As a case's timeLimitSeconds: a day. */
-const MAX_TIME_LIMIT_S = 86_400;
 
 /** `--memory-cap`: bytes from "4GiB", "512MiB", "512M" or a byte count. */
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
   const bytes = m && unit ? Math.floor(Number(m[1]) * unit) : Number.NaN;
-  // A Node host needs about 100 MiB to start; past 1 TiB is no cap.
-  if (!(bytes >= 2 ** 28 && bytes <= 2 ** 40)) throw new UsageError(`--memory-cap must be a size from 256MiB to 1TiB, like 4GiB or 512MiB, got "${text}"`);
+  if (!(bytes >= LIMIT_RANGE.minMemoryCapBytes && bytes <= LIMIT_RANGE.maxMemoryCapBytes)) throw new UsageError(`--memory-cap must be a size from 256MiB to 1TiB, like 4GiB or 512MiB, got "${text}"`);
   return bytes;
 }
 
 function timeLimitSeconds(text: string | undefined): number {
   const seconds = positiveNumber('--time-limit', text, DEFAULT_LIMITS.callTimeLimitMs / 1000);
-  if (seconds > MAX_TIME_LIMIT_S) throw new UsageError(`--time-limit is at most ${MAX_TIME_LIMIT_S} s (a day), got "${text}"`);
+  if (seconds > LIMIT_RANGE.maxTimeLimitSeconds) throw new UsageError(`--time-limit is at most ${LIMIT_RANGE.maxTimeLimitSeconds} s (a day), got "${text}"`);
   return seconds;
 }
 

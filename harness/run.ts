@@ -112,8 +112,9 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const work: WorkItem[] = cases.flatMap((c) => computationsOf(c).map((computation) => ({
     c, computation, refs: later<References>(), opponents: later<Opponent[]>(), oracleResults: [], implResults: [],
   })));
-  const needed = (item: WorkItem) => wanted(implementations, item.c, item.computation);
-  const total = work.length * implementations.length + work.filter(needed).length * oracles.length;
+  // The references lane's items: those some kernel has the op for.
+  const referenced = work.filter((item) => wanted(implementations, item.c, item.computation));
+  const total = work.length * implementations.length + referenced.length * oracles.length;
   let done = 0;
   const progress = (r: CheckResult) => options.onProgress?.(++done, total, `${r.subject} ${r.caseId} ${r.computation}`);
   const kernels = implementations.map(async (impl, i) => {
@@ -130,7 +131,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   });
   const disagreements: Disagreement[] = [];
   const references = async () => {
-    for (const item of work.filter(needed)) {
+    for (const item of referenced) {
       // Let the hosts' replies in, so that each host gets its next call before this process is busy.
       await breathe();
       const refs = referenceOutputs(item.c, item.computation);

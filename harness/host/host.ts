@@ -24,6 +24,8 @@ export interface HostLimits {
 
 export const GIB = 2 ** 30;
 export const DEFAULT_LIMITS: HostLimits = { callTimeLimitMs: 60_000, memoryCapBytes: 4 * GIB, startupMs: 30_000 };
+/** What a caller may set, from the CLI's flags or the API: a call's limit at most a day; a cap from 256 MiB (a Node host needs about 100 MiB to start) to 1 TiB (past it, no cap). */
+export const LIMIT_RANGE = { maxTimeLimitSeconds: 86_400, minMemoryCapBytes: 2 ** 28, maxMemoryCapBytes: 2 ** 40 } as const;
 
 /** How to start a host: our Node host on a module (built-in or a path), or any program. */
 export type HostCommand = { kind: 'node'; module: string } | { kind: 'program'; argv: string[]; cwd?: string };
