@@ -1,6 +1,8 @@
 // The tolerance model (docs/architecture.md "Tolerance model"). A float32 result of n roundings over terms t_i is within
 // gamma_n * sum|t_i| of the exact value (Higham), gamma_n = n*u / (1 - n*u), u = 2^-24. Two float32
-// results may differ by the sum of their bounds. Non-finite values compare exactly.
+// results may differ by the sum of their bounds. Non-finite values compare exactly, except where a
+// float32 partial sum may overflow (overflowProne): there any non-finite result is accepted.
+import type { ExpectedTolerance } from './cases/raw.ts';
 import type { Reference } from './oracles/reference64.ts';
 import type { Layout } from './layout.ts';
 import { unravel } from './tensor.ts';
@@ -9,6 +11,8 @@ export const UNIT_ROUNDOFF_F32 = 2 ** -24;
 const UNIT_ROUNDOFF_F64 = 2 ** -53;
 /** Gradual underflow: each rounding may also lose up to half the smallest subnormal. */
 const UNDERFLOW_F32 = 2 ** -150;
+/** The largest finite float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
 
 export function gamma(n: number, u = UNIT_ROUNDOFF_F32): number {
   const nu = n * u;
@@ -27,6 +31,25 @@ export function budgets(ref: Reference, float32Results: 1 | 2, factor = 1): Floa
     out[i] = factor * (float32Results * one + gamma(n, UNIT_ROUNDOFF_F64) * ref.absSum[i]);
   }
   return out;
+}
+
+/**
+ * The elements whose float32 computation may overflow although the exact result is finite
+ * (cases/README.md "Numerics rules"): every partial sum of terms whose magnitudes sum to S is at
+ * most S * (1 + gamma_n) in float32, so past FLOAT32_MAX a float32 engine may hold +-inf (and then
+ * NaN from inf - inf) in some order of summation and not in another. `peak` is S unless the
+ * reference says a partial sum reaches more (an average's window sum, before the divide). Undefined
+ * when no element is prone (the common case). Elements whose S is not finite came from non-finite
+ * inputs: their value is non-finite too and compares exactly.
+ */
+export function overflowProne(ref: Reference): Uint8Array | undefined {
+  let mask: Uint8Array | undefined;
+  const peak = ref.peak ?? ref.absSum;
+  for (let i = 0; i < peak.length; i++) {
+    const s = peak[i];
+    if (s > FLOAT32_MAX / 2 && Number.isFinite(s) && s * (1 + gamma(ref.rounds[i])) > FLOAT32_MAX) (mask ??= new Uint8Array(peak.length))[i] = 1;
+  }
+  return mask;
 }
 
 // One scratch word for reading a float32's bits: ulpDistance runs for every element of every
@@ -73,6 +96,10 @@ export interface TensorComparison {
   mismatches: Mismatch[];
   /** A shape mismatch or missing output, when the comparison could not be made element-wise. */
   problem?: string;
+  /** Elements whose float32 partial sums may overflow (see overflowProne); absent when none. */
+  overflowProne?: number;
+  /** Of those, the elements where a side was non-finite and so accepted; absent when none. */
+  overflowed?: number;
 }
 
 const KEEP_MISMATCHES = 5;
@@ -92,39 +119,53 @@ export function sameFloat32(a: number, b: number): boolean {
   return float32Bits(a) === float32Bits(b);
 }
 
+type Values = { shape: readonly number[]; data: ArrayLike<number> };
+
+/** The failed comparison of tensors whose shapes differ, or undefined when they match. */
+function shapeMismatch(got: Values, want: Values): TensorComparison | undefined {
+  const sameShape = got.shape.length === want.shape.length && got.shape.every((v, i) => v === want.shape[i]);
+  if (sameShape && got.data.length === want.data.length) return undefined;
+  return {
+    ok: false, elements: want.data.length, failures: want.data.length, maxRatio: Number.POSITIVE_INFINITY,
+    maxUlps: Number.POSITIVE_INFINITY, mismatches: [],
+    problem: `shape [${got.shape.join(',')}] (${got.data.length} values), want [${want.shape.join(',')}]`,
+  };
+}
+
 /**
  * Compares `got` with `want` element-wise under per-element budgets (a number = the same for all).
  * A budget of the number 0 is the exact comparison (a case's `expected` outputs): every element is
  * compared bit for bit as float32, so -0 and +0 differ and NaN matches NaN of any payload. (A zero
  * entry of a per-element budget array, as a maximum has, still lets -0 match +0.) A budget that is
- * NaN never passes a nonzero error.
+ * NaN never passes a nonzero error. Where `prone` is set (overflowProne), a non-finite value on
+ * either side is accepted and counted in `overflowed`.
  */
 export function compareTensor(
   got: { shape: readonly number[]; data: ArrayLike<number> },
   want: { shape: readonly number[]; data: ArrayLike<number> },
   budget: Float64Array | number,
+  prone?: Uint8Array,
 ): TensorComparison {
-  const sameShape = got.shape.length === want.shape.length && got.shape.every((v, i) => v === want.shape[i]);
-  if (!sameShape || got.data.length !== want.data.length) {
-    return {
-      ok: false, elements: want.data.length, failures: want.data.length, maxRatio: Number.POSITIVE_INFINITY,
-      maxUlps: Number.POSITIVE_INFINITY, mismatches: [],
-      problem: `shape [${got.shape.join(',')}] (${got.data.length} values), want [${want.shape.join(',')}]`,
-    };
-  }
-  let failures = 0, maxRatio = 0, maxUlps = 0;
+  const mismatched = shapeMismatch(got, want);
+  if (mismatched) return mismatched;
+  let failures = 0, maxRatio = 0, maxUlps = 0, proneCount = 0, overflowed = 0;
   const worst: Mismatch[] = [];
   for (let i = 0; i < want.data.length; i++) {
     const g = got.data[i];
     const w = want.data[i];
     const w32 = Math.fround(w);
     const b = typeof budget === 'number' ? budget : budget[i];
+    if (prone?.[i] === 1) proneCount++;
     let error: number, ratio: number;
     if (budget === 0) {
       const same = sameFloat32(g, w32);
       // -0 against +0: error 0, yet it fails.
       error = same ? 0 : Number.isFinite(g) && Number.isFinite(w32) ? Math.abs(g - w) : Number.POSITIVE_INFINITY;
       ratio = same ? 0 : Number.POSITIVE_INFINITY;
+    } else if (prone?.[i] === 1 && (!Number.isFinite(g) || !Number.isFinite(w32))) {
+      // May have overflowed in float32 although the exact result is finite: accepted, and counted.
+      overflowed++;
+      error = 0; ratio = 0;
     } else if (!Number.isFinite(g) || !Number.isFinite(w32)) {
       // NaN only matches NaN; an infinity only matches the same infinity.
       const same = Number.isNaN(g) ? Number.isNaN(w32) : g === w32;
@@ -145,7 +186,76 @@ export function compareTensor(
     }
   }
   worst.sort((a, c) => c.ratio - a.ratio);
-  return { ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: worst.slice(0, KEEP_MISMATCHES) };
+  return {
+    ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: worst.slice(0, KEEP_MISMATCHES),
+    ...(proneCount ? { overflowProne: proneCount } : {}), ...(overflowed ? { overflowed } : {}),
+  };
+}
+
+
+/** The tolerance in words, for the `against` of a check: "4 ulp", "rtol 1e-5, atol 1e-7". */
+export function describeTolerance(t: ExpectedTolerance): string {
+  if ('ulps' in t) return `${t.ulps} ulp`;
+  return [t.rtol !== undefined ? `rtol ${t.rtol}` : '', t.atol !== undefined ? `atol ${t.atol}` : ''].filter(Boolean).join(', ');
+}
+
+/** The float32 spacing at v: the distance from |v| to the next float32 away from zero. */
+function ulpAt(v: number): number {
+  const a = Math.abs(Math.fround(v));
+  SCRATCH_F32[0] = a;
+  SCRATCH_I32[0] += 1;
+  return SCRATCH_F32[0] - a;
+}
+
+/**
+ * Compares `got` with expected values computed elsewhere, within their declared tolerance: with
+ * `ulps`, an element passes at most that many float32 ULPs away (ratio = ulps / allowed); with
+ * rtol/atol, when |got - want| <= atol + rtol * |want| (numpy's allclose). Non-finite values
+ * compare exactly (NaN only with NaN); the sign of zero is not seen.
+ */
+export function compareWithin(got: Values, want: Values, tolerance: ExpectedTolerance): TensorComparison {
+  if (!('ulps' in tolerance)) {
+    const { rtol = 0, atol = 0 } = tolerance;
+    const budget = new Float64Array(want.data.length);
+    for (let i = 0; i < budget.length; i++) budget[i] = atol + rtol * Math.abs(want.data[i]);
+    return compareTensor(got, want, budget);
+  }
+  const mismatched = shapeMismatch(got, want);
+  if (mismatched) return mismatched;
+  const allowed = tolerance.ulps;
+  let failures = 0, maxRatio = 0, maxUlps = 0;
+  const mismatches: Mismatch[] = [];
+  for (let i = 0; i < want.data.length; i++) {
+    const g = got.data[i], w = Math.fround(want.data[i]);
+    const finite = Number.isFinite(g) && Number.isFinite(w);
+    const same = Number.isNaN(g) ? Number.isNaN(w) : g === w;
+    const ulps = same ? 0 : finite ? ulpDistance(g, w) : Number.POSITIVE_INFINITY;
+    const ratio = ulps === 0 ? 0 : allowed === 0 ? Number.POSITIVE_INFINITY : ulps / allowed;
+    if (ratio > maxRatio) maxRatio = ratio;
+    if (ulps > maxUlps) maxUlps = ulps;
+    if (ratio > 1) {
+      failures++;
+      // The budget shown in value units: the allowed ULPs at the expected value.
+      const budget = finite ? allowed * ulpAt(w) : 0;
+      mismatches.push({ index: i, coord: unravel(i, want.shape), got: g, want: w, error: finite ? Math.abs(g - w) : Number.POSITIVE_INFINITY, budget, ratio, ulps });
+      if (mismatches.length > 4 * KEEP_MISMATCHES) { mismatches.sort((a, c) => c.ratio - a.ratio); mismatches.length = KEEP_MISMATCHES; }
+    }
+  }
+  mismatches.sort((a, c) => c.ratio - a.ratio);
+  return { ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: mismatches.slice(0, KEEP_MISMATCHES) };
+}
+
+/**
+ * Compares `got` with `want` under the budgets of reference `ref` (float32Results: 1 when `want` is
+ * the reference's own values, 2 when it is another float32 engine's), overflow-prone elements
+ * included.
+ */
+export function compareToReference(
+  got: { shape: readonly number[]; data: ArrayLike<number> },
+  want: { shape: readonly number[]; data: ArrayLike<number> },
+  ref: Reference, float32Results: 1 | 2, factor = 1,
+): TensorComparison {
+  return compareTensor(got, want, budgets(ref, float32Results, factor), overflowProne(ref));
 }
 
 /** Axis names of a tensor role, for naming an element: (n, c, y, x), (o, i, ky, kx), (o); in NHWC (n, y, x, c), (ky, kx, i, o). */

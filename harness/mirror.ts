@@ -20,7 +20,10 @@ export interface Mirror {
 }
 
 const scaled = (t: Tensor, s: number): Tensor => ({ shape: t.shape, data: t.data.map((v) => v * s) });
-const scaledRef = (r: Reference, s: number): Reference => ({ ...r, value: r.value.map((v) => v * s), absSum: r.absSum.map((v) => v * Math.abs(s)) });
+const scaledRef = (r: Reference, s: number): Reference => ({
+  ...r, value: r.value.map((v) => v * s), absSum: r.absSum.map((v) => v * Math.abs(s)),
+  ...(r.peak ? { peak: r.peak.map((v) => v * Math.abs(s)) } : {}),
+});
 
 /** Each output's reference scaled by its own factor. */
 function scaledRefs(factors: Partial<Record<'y' | 'dx' | 'dw' | 'db', number>>) {

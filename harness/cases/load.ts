@@ -14,7 +14,7 @@ import { formatShape, sameShape, sizeOf, type Tensor } from '../tensor.ts';
 import { caseFiles, readCaseFile } from './files.ts';
 import { fnv1a, generate, type Generator } from './generate.ts';
 import { beyond, type CaseLimits, caseLimits, DEFAULT_CASE_LIMITS, expandsPast } from './limits.ts';
-import type { Direction, Nested, Op, OutputName, RawAttributes, RawCase, RawExpected, RawPadding, RawPair, RawTensor } from './raw.ts';
+import type { Direction, ExpectedTolerance, Nested, Op, OutputName, RawAttributes, RawCase, RawExpected, RawPadding, RawPair, RawTensor } from './raw.ts';
 import { bestSchemaError, caseErrors, describeSchemaError, finiteCopy, isRawCase, validateFile } from './validate.ts';
 
 export type { Direction, Op, OutputName } from './raw.ts';
@@ -36,8 +36,10 @@ interface CaseBase {
   gateThreshold?: number;
   /** Time limit of one kernel call of this case (the file's timeLimitSeconds * 1000), when it sets one. */
   timeLimitMs?: number;
-  /** Exact expected outputs, NCHW / OIHW. */
+  /** Expected outputs, NCHW / OIHW: exact, unless `expectedTolerance` is set. */
   expected: Partial<Record<OutputName, Tensor>>;
+  /** The case's `tolerance.expected`: its expected outputs were computed elsewhere and compare within it. */
+  expectedTolerance?: ExpectedTolerance;
 }
 export interface ConvCase extends CaseBase { op: 'conv2d'; geometry: Conv2dGeometry; x: Tensor; w: Tensor; bias?: Tensor; dy: Tensor }
 export interface PoolCase extends CaseBase { op: 'maxpool2d' | 'avgpool2d'; geometry: Pool2dGeometry; x: Tensor; dy: Tensor }
@@ -362,6 +364,8 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
     }
   }
 
+  if (raw.tolerance?.expected && expected.length === 0) throw fail(at('tolerance', 'expected'), 'a tolerance for expected outputs, but the case has no expected outputs');
+
   // Bytes: what the case holds, and the outputs a run of its directions makes (y; dx, dw, db).
   const shapes = [px.shape, dy.shape];
   for (const [, t] of expected) shapes.push(t.shape);
@@ -385,6 +389,7 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   const common = {
     id, name, file: loc.file, line: loc.line(base), direction, layout, expected: outputs,
     toleranceFactor: raw.tolerance?.factor ?? 1,
+    ...(raw.tolerance?.expected ? { expectedTolerance: raw.tolerance.expected } : {}),
     bench: raw.bench === true || typeof raw.bench === 'object',
     ...(typeof raw.bench === 'object' ? { gateThreshold: raw.bench.threshold } : {}),
     ...(raw.timeLimitSeconds !== undefined ? { timeLimitMs: raw.timeLimitSeconds * 1000 } : {}),

@@ -13,6 +13,8 @@ export type RawCase = Static<S['CaseSchema']>;
 export type RawAttributes = Static<S['AttributesSchema']>;
 export type RawExpected = Static<S['ExpectedSchema']>;
 export type OutputName = keyof RawExpected;
+/** `tolerance.expected`: ulps, or rtol and atol, for expected outputs computed elsewhere. */
+export type ExpectedTolerance = NonNullable<NonNullable<RawCase['tolerance']>['expected']>;
 export type RawInputs = Static<S['InputsSchema']>;
 export type RawTensor = RawInputs['x'];
 export type GeneratedTensor = Static<S['GeneratedTensorSchema']>;

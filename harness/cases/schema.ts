@@ -91,6 +91,15 @@ export function caseSchemas(Type: typeof TypeBox) {
     expected: Type.Optional(ExpectedSchema),
     tolerance: Type.Optional(Type.Object({
       factor: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Multiplies every error budget of this case.' })),
+      expected: Type.Optional(Type.Union([
+        Type.Object({
+          ulps: Type.Integer({ minimum: 0, maximum: 2 ** 31, description: 'Each output element may be this many float32 ULPs from its expected value.' }),
+        }, { additionalProperties: false }),
+        Type.Object({
+          rtol: Type.Optional(Type.Number({ minimum: 0, description: 'Relative: |got - want| <= atol + rtol * |want|.' })),
+          atol: Type.Optional(Type.Number({ minimum: 0, description: 'Absolute: |got - want| <= atol + rtol * |want|.' })),
+        }, { additionalProperties: false, minProperties: 1 }),
+      ], { description: 'For expected outputs computed elsewhere: compare them within this tolerance instead of bit for bit (non-finite values still exactly; -0 matches 0).' })),
     }, { additionalProperties: false })),
     bench: Type.Optional(Type.Union([
       Type.Boolean(),

@@ -18,6 +18,8 @@ export interface Reference {
   value: Float64Array;
   absSum: Float64Array;
   rounds: Uint32Array;
+  /** Where a partial sum can exceed absSum (an average's window sum, before the divide): its bound. */
+  peak?: Float64Array;
 }
 
 /** reference64's outputs of one computation, by name. */
@@ -204,14 +206,15 @@ function divisorAt(g: Pool2dGeometry, oy: number, ox: number): number {
 
 export function avgPool2dForward64(x: Tensor, g: Pool2dGeometry): Reference {
   const r = reference([g.batch, g.channels, g.outHeight, g.outWidth]);
+  const peak = new Float64Array(r.value.length);
   forEachWindow(g, (plane, out, oy, ox, taps) => {
     const d = divisorAt(g, oy, ox);
     let sum = 0, abs = 0;
     for (const t of taps) { sum += x.data[plane + t]; abs += Math.abs(x.data[plane + t]); }
     // (taps - 1) adds, then a divide, or a multiply by a rounded reciprocal (2 roundings): taps + 1.
-    r.value[out] = sum / d; r.absSum[out] = abs / d; r.rounds[out] = taps.length + 1;
+    r.value[out] = sum / d; r.absSum[out] = abs / d; r.rounds[out] = taps.length + 1; peak[out] = abs;
   });
-  return r;
+  return { ...r, peak };
 }
 
 export function avgPool2dBackward64(x: Tensor, dy: Tensor, g: Pool2dGeometry): Reference {

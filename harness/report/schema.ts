@@ -78,11 +78,13 @@ export function reportSchemas(Type: typeof TypeBox) {
     maxRatio: num({ description: 'Largest error / budget over the finite elements (0 when all are exact).' }), maxUlps: num(),
     mismatches: Type.Array(MismatchSchema, { description: 'The worst few failing elements, worst first.' }),
     problem: Type.Optional(str('A shape mismatch or missing output, when the comparison could not be made element-wise.')),
+    overflowProne: Type.Optional(int('Elements whose float32 partial sums may overflow (sum |term| past the float32 range); absent when none.')),
+    overflowed: Type.Optional(int('Of the overflow-prone elements, those where a side was non-finite and so accepted; absent when none.')),
   });
 
   const TensorCheckSchema = Type.Object({
     tensor: TensorNameSchema,
-    against: str('What the result was compared with: expected, reference64, an engine, or the call contract.'),
+    against: str('What the result was compared with: expected (exactly, or "expected within <tolerance>"), reference64, an engine, or the call contract.'),
     comparison: TensorComparisonSchema,
   });
 
