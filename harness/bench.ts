@@ -31,7 +31,7 @@ export class Declined extends Error {
 /** An implementation under test, timed inside its host; what its supports() declines is n/a. */
 export function implementationEngine(impl: RemoteImplementation): Engine {
   return {
-    name: impl.name, kind: 'implementation', threads: 1,
+    name: impl.name, kind: 'implementation', threads: impl.threads,
     prepare: async (c, computation) => {
       const unavailable = impl.unavailable(c, computation);
       if (unavailable) return unavailable.reason;

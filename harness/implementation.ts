@@ -13,6 +13,8 @@ export interface Implementation {
   name: string;
   /** x/y layout; weights are OIHW for NCHW, HWIO for NHWC. */
   layout: Layout;
+  /** Threads the kernel computes on (default 1), recorded in the report beside its timings. */
+  threads?: number;
   conv2d?(x: Tensor, w: Tensor, bias: Tensor | undefined, g: Conv2dGeometry): MaybePromise<Tensor>;
   conv2dBackward?(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeometry): MaybePromise<ConvGradients>;
   maxPool2d?(x: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
@@ -76,6 +78,9 @@ export function implementationProblem(value: unknown): string | undefined {
     if (value[op] !== undefined && typeof value[op] !== 'function') return `"${op}" is not a function`;
   }
   if (value.supports !== undefined && typeof value.supports !== 'function') return '"supports" is not a function';
+  if (value.threads !== undefined && !(typeof value.threads === 'number' && Number.isInteger(value.threads) && value.threads >= 1 && value.threads <= 1024)) {
+    return `"threads" must be an integer from 1 to 1024, got ${JSON.stringify(value.threads)?.slice(0, 40)}`;
+  }
   for (const key of propertyNames(value)) {
     const op = nearMissOf(key);
     if (op && typeof value[key] === 'function') return `"${key}" is not a contract op; did you mean "${op}"?`;

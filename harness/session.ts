@@ -197,7 +197,7 @@ export async function checkAll(inputs: Inputs): Promise<Pick<Report, 'results' |
 export function buildReport(name: string, inputs: Inputs, parts: Pick<Report, 'results' | 'disagreements' | 'timings'> & Partial<Pick<Report, 'gate' | 'shards'>>): Report {
   return {
     format: REPORT_FORMAT, version: REPORT_VERSION, name, createdAt: new Date().toISOString(), environment: environment(),
-    implementations: inputs.implementations.map((impl) => ({ name: impl.name, layout: impl.layout, source: impl.source })),
+    implementations: inputs.implementations.map((impl) => ({ name: impl.name, layout: impl.layout, source: impl.source, threads: impl.threads })),
     oracles: inputs.oracles.map((o) => ({ name: o.name, versions: o.versions, threads: o.threads })),
     absentOracles: inputs.absent,
     caseErrors: inputs.caseErrors.map((e) => ({ file: e.file, line: e.line, field: e.field, message: e.message })),

@@ -322,8 +322,9 @@ def _aliasing(outputs, inputs):
 
 
 class _Host:
-    def __init__(self, name, layout, kernels, declines, supports, writer):
+    def __init__(self, name, layout, kernels, declines, supports, writer, threads=None):
         self.name = name
+        self.threads = threads
         self.layout = layout
         self.kernels = kernels  # contract op -> function
         self.declines = declines
@@ -334,6 +335,8 @@ class _Host:
         header = {"protocol": PROTOCOL, "version": VERSION, "name": self.name, "layout": self.layout, "ops": [op for op in _OPS if op in self.kernels]}
         if self.declines:
             header["declines"] = self.declines
+        if self.threads is not None:
+            header["threads"] = self.threads
         _send(self.writer, header)
 
     def handle(self, header, tensors):
@@ -464,7 +467,7 @@ def _watch_parent():
 
 
 def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=None, max_pool2d_backward=None,
-          avg_pool2d=None, avg_pool2d_backward=None, declines=None, supports=None, **unknown):
+          avg_pool2d=None, avg_pool2d_backward=None, declines=None, supports=None, threads=None, **unknown):
     """Serve the given kernels to the harness over stdin/stdout until stdin closes."""
     for key in unknown:
         near = _near_miss(key)
@@ -487,11 +490,13 @@ def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=Non
         raise ValueError("layout must be 'NCHW' or 'NHWC', got %r" % (layout,))
     if not kernels:
         raise ValueError("serve() needs at least one kernel")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 1024):
+        raise ValueError("threads must be an integer from 1 to 1024 (the threads the kernels compute on), got %r" % (threads,))
     declined = _declines(declines, kernels)
 
     reader, writer = _claim_stdio()
     _watch_parent()
-    host = _Host(name, layout, kernels, declined, supports, writer)
+    host = _Host(name, layout, kernels, declined, supports, writer, threads)
     try:
         host.hello()
         while True:

@@ -101,7 +101,7 @@ function named(op: ContractOp, raw: unknown): Map<string, unknown> {
 
 async function serve(impl: Implementation): Promise<void> {
   const ops = CONTRACT_OPS.filter((op) => typeof impl[op] === 'function');
-  send({ protocol: PROTOCOL, version: PROTOCOL_VERSION, name: impl.name, layout: impl.layout, ops });
+  send({ protocol: PROTOCOL, version: PROTOCOL_VERSION, name: impl.name, layout: impl.layout, ops, ...(impl.threads !== undefined ? { threads: impl.threads } : {}) });
   const reader = new MessageReader(() => 2 ** 31);
   const queue: { header: Record<string, unknown>; tensors: Frame[] }[] = [];
   let wake: (() => void) | undefined;

@@ -21,7 +21,11 @@ export const isContractOp = (v: unknown): v is ContractOp => CONTRACT_OPS.some((
 export interface FrameSpec { name: string; shape: number[] }
 export interface Frame extends FrameSpec { data: Float32Array }
 
-export interface Hello { version: ProtocolVersion; name: string; layout: 'NCHW' | 'NHWC'; ops: ContractOp[]; declines: Partial<Record<ContractOp, string>> }
+export interface Hello {
+  version: ProtocolVersion; name: string; layout: 'NCHW' | 'NHWC'; ops: ContractOp[]; declines: Partial<Record<ContractOp, string>>;
+  /** Threads the kernel computes on, when the host says (optional in both versions). */
+  threads?: number;
+}
 
 export type Reply =
   | { type: 'result'; id: number; kernelMs: number; tensors: Frame[]; violations: string[] }
@@ -146,7 +150,10 @@ export function parseHello(h: Record<string, unknown>): Hello {
       declines[op] = text(reason, 'declined');
     }
   }
-  return { version, name: h.name, layout: h.layout, ops, declines };
+  if (h.threads !== undefined && !(Number.isInteger(h.threads) && typeof h.threads === 'number' && h.threads >= 1 && h.threads <= 1024)) {
+    throw new ProtocolError(`"threads" must be an integer from 1 to 1024, got ${JSON.stringify(h.threads)?.slice(0, 40)}`);
+  }
+  return { version, name: h.name, layout: h.layout, ops, declines, ...(typeof h.threads === 'number' ? { threads: h.threads } : {}) };
 }
 
 /** A reply to request `id`, checked. */

@@ -59,6 +59,8 @@ export class RemoteImplementation {
   /** Names this implementation in every result and report instead of its own name. */
   relabel(name: string): void { this.label = name; }
   get layout(): Layout { return this.hello.layout; }
+  /** Threads the kernel says it computes on (1 when it does not say). */
+  get threads(): number { return this.hello.threads ?? 1; }
   get limits(): HostLimits { return this.host.limits; }
   /** How many times its host was started (1 + restarts after failures). */
   get starts(): number { return this.host.starts; }

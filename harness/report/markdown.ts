@@ -116,10 +116,12 @@ export function gateProcesses(g: GateSummary): string {
   return `${who}: ${measuredIn}.${baseline}`;
 }
 
-/** Threads of an engine as the report records them: an oracle's own count, else its timings'. */
+/** Threads of an engine as the report records them: an oracle's or implementation's own count, else its timings'. */
 export function threadsOf(r: Report, engine: string): string | undefined {
   const oracle = r.oracles.find((o) => o.name === engine);
   if (oracle) return String(oracle.threads);
+  const threads = r.implementations.find((i) => i.name === engine)?.threads;
+  if (threads !== undefined) return String(threads);
   const counts = [...new Set(r.timings.filter((t) => t.engine === engine).map((t) => t.threads))];
   return counts.length ? counts.join('/') : undefined;
 }
@@ -153,10 +155,11 @@ export const STATE_MARK: Record<CheckResult['state'], string> = { passed: '✅',
 export const stateLegend = (): string =>
   Object.entries(STATE_MARK).map(([k, v]) => (k === v ? k : `${v} ${k}`)).join(' · ');
 
-/** Threads (and processes when more than one) of each engine, from the oracles and the timings. */
+/** Threads (and processes when more than one) of each engine: the oracles' and implementations' own counts, refined by the timings. */
 export function engineThreads(r: Report): Map<string, string> {
   const out = new Map<string, string>();
   for (const o of r.oracles) out.set(o.name, `${o.threads}`);
+  for (const i of r.implementations) if (i.threads !== undefined) out.set(i.name, `${i.threads}`);
   for (const t of r.timings) {
     if (out.has(t.engine) && r.oracles.some((o) => o.name === t.engine)) continue;
     out.set(t.engine, t.processes > 1 ? `${t.threads} x ${t.processes} processes` : `${t.threads}`);

@@ -166,7 +166,10 @@ export function reportSchemas(Type: typeof TypeBox) {
     name: Type.String(),
     createdAt: str('ISO 8601 time of the run.'),
     environment: EnvironmentSchema,
-    implementations: Type.Array(Type.Object({ name: Type.String(), layout: LayoutSchema, source: Type.String() })),
+    implementations: Type.Array(Type.Object({
+      name: Type.String(), layout: LayoutSchema, source: Type.String(),
+      threads: Type.Optional(Type.Integer({ minimum: 1, description: 'Threads the kernel computes on, as it declares (`threads` in the contract; 1 when it does not say).' })),
+    })),
     oracles: Type.Array(Type.Object({ name: Type.String(), versions: strRecord(), threads: int() })),
     absentOracles: Type.Array(Type.Object({ name: Type.String(), reason: Type.String() }), { description: 'Oracles that could not be loaded, and why.' }),
     caseErrors: Type.Array(Type.Object({ file: Type.String(), line: int(), field: Type.String(), message: Type.String() }), {
