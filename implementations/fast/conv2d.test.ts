@@ -1,0 +1,121 @@
+// The fast conv against a plain float64 loop, on shapes chosen to break index arithmetic: sizes
+// that are not multiples of the tiles, odd channel counts, every path (Winograd, depthwise,
+// pointwise, general GEMM), with and without the helper thread.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type ConvAttributes, type Conv2dGeometry, conv2dGeometry } from '../../harness/geometry.ts';
+import type { Tensor } from '../../harness/tensor.ts';
+import { conv2d, conv2dBackward } from './conv2d.ts';
+import { helperLoaded, THREADS } from './threads.ts';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 31 - 1; };
+}
+
+function random(shape: number[], next: () => number): Tensor {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) data[i] = next();
+  return { shape, data };
+}
+
+/** Every (output element, input element, weight element) triple of the conv, in float64. */
+function forEachTap(g: Conv2dGeometry, f: (yi: number, xi: number, wi: number) => void): void {
+  const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
+  for (let n = 0; n < g.batch; n++)
+    for (let o = 0; o < g.outChannels; o++) {
+      const gi = Math.floor(o / og);
+      for (let oy = 0; oy < g.outHeight; oy++)
+        for (let ox = 0; ox < g.outWidth; ox++) {
+          const yi = ((n * g.outChannels + o) * g.outHeight + oy) * g.outWidth + ox;
+          for (let c = 0; c < cg; c++)
+            for (let ky = 0; ky < g.kernelHeight; ky++)
+              for (let kx = 0; kx < g.kernelWidth; kx++) {
+                const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
+                const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
+                if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) continue;
+                f(yi, ((n * g.inChannels + gi * cg + c) * g.inHeight + iy) * g.inWidth + ix,
+                  ((o * cg + c) * g.kernelHeight + ky) * g.kernelWidth + kx);
+              }
+        }
+    }
+}
+
+/** max |got - want| / (sum of |terms| + tiny) over the elements. */
+function worst(got: Float32Array, want: Float64Array, mass: Float64Array): number {
+  expect(got.length).toBe(want.length);
+  let r = 0;
+  for (let i = 0; i < got.length; i++) r = Math.max(r, Math.abs(got[i] - want[i]) / (mass[i] + 1e-30));
+  return r;
+}
+
+const cases: [string, number[], number[], ConvAttributes][] = [
+  ['winograd 23->19 27x37 pad 1', [2, 23, 27, 37], [19, 23, 3, 3], { padding: [1, 1, 1, 1] }],
+  ['winograd asymmetric pad', [1, 9, 13, 11], [10, 9, 3, 3], { padding: [0, 2, 1, 0] }],
+  ['winograd valid', [3, 8, 14, 9], [8, 8, 3, 3], {}],
+  ['winograd threaded', [1, 64, 40, 40], [64, 64, 3, 3], { padding: [1, 1, 1, 1] }],
+  ['general stride 2 dilation 2', [2, 23, 27, 37], [19, 23, 3, 3], { strides: [2, 1], dilations: [2, 2], padding: [1, 0, 2, 1] }],
+  ['general threaded stride 2', [1, 37, 83, 79], [67, 37, 3, 3], { strides: [2, 2], padding: 'SAME_UPPER' }],
+  ['grouped', [2, 12, 11, 13], [9, 4, 3, 2], { groups: 3, padding: 'SAME_LOWER' }],
+  ['pointwise', [3, 23, 9, 7], [19, 23, 1, 1], {}],
+  ['pointwise threaded', [1, 131, 61, 59], [259, 131, 1, 1], {}],
+  ['lenet-like 5x5 batch', [5, 6, 14, 14], [16, 6, 5, 5], {}],
+  ['one channel 5x5', [4, 1, 13, 12], [6, 1, 5, 5], {}],
+  ['depthwise multiplier 2', [2, 5, 17, 19], [10, 1, 3, 3], { groups: 5, strides: [2, 2], padding: 'SAME_UPPER' }],
+  ['depthwise 3x3 wide', [1, 32, 60, 57], [32, 1, 3, 3], { groups: 32, padding: [1, 1, 1, 1] }],
+  ['depthwise 5x5 dilated', [1, 3, 20, 21], [3, 1, 5, 4], { groups: 3, dilations: [2, 1], padding: [3, 2, 1, 0] }],
+];
+
+describe('fast conv2d', () => {
+  // The helper thread loads in the background; the "threaded" cases below should meet it loaded.
+  beforeAll(async () => {
+    for (let i = 0; i < 400 && !helperLoaded(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (THREADS > 1) expect(helperLoaded()).toBe(true);
+  });
+
+  for (const [name, xs, ws, attrs] of cases) {
+    it(`${name}: forward and backward`, async () => {
+      const next = lcg(xs.concat(ws).reduce((a, b) => a * 31 + b, 7));
+      const x = random(xs, next), w = random(ws, next), bias = random([ws[0]], next);
+      const g = conv2dGeometry(xs, ws, attrs);
+      const size = g.batch * g.outChannels * g.outHeight * g.outWidth;
+      const dy = random([g.batch, g.outChannels, g.outHeight, g.outWidth], next);
+      const y = new Float64Array(size), yMass = new Float64Array(size);
+      const dx = new Float64Array(x.data.length), dxMass = new Float64Array(x.data.length);
+      const dw = new Float64Array(w.data.length), dwMass = new Float64Array(w.data.length);
+      forEachTap(g, (yi, xi, wi) => {
+        const t = x.data[xi] * w.data[wi];
+        y[yi] += t; yMass[yi] += Math.abs(t);
+        dx[xi] += w.data[wi] * dy.data[yi]; dxMass[xi] += Math.abs(w.data[wi] * dy.data[yi]);
+        dw[wi] += x.data[xi] * dy.data[yi]; dwMass[wi] += Math.abs(x.data[xi] * dy.data[yi]);
+      });
+      const P = g.outHeight * g.outWidth;
+      for (let i = 0; i < size; i++) {
+        const o = Math.floor(i / P) % g.outChannels;
+        y[i] += bias.data[o]; yMass[i] += Math.abs(bias.data[o]);
+      }
+      for (let round = 0; round < 2; round++) {
+        const got = await conv2d(x, w, bias, g);
+        expect(got.shape).toEqual([g.batch, g.outChannels, g.outHeight, g.outWidth]);
+        expect(worst(got.data, y, yMass)).toBeLessThan(1e-6);
+        const grads = await conv2dBackward(x, w, dy, g);
+        expect(worst(grads.dx.data, dx, dxMass)).toBeLessThan(1e-6);
+        expect(worst(grads.dw.data, dw, dwMass)).toBeLessThan(1e-6);
+      }
+    });
+  }
+
+  it('gives NaN where padding meets a non-finite weight (y) or dy (dw)', async () => {
+    const next = lcg(5);
+    const x = random([1, 8, 10, 10], next), w = random([8, 8, 3, 3], next);
+    w.data[0] = Infinity; // tap (0, 0) of output channel 0 and input channel 0
+    const g = conv2dGeometry(x.shape, w.shape, { padding: [1, 1, 1, 1] });
+    const y = await conv2d(x, w, undefined, g);
+    expect(Number.isNaN(y.data[0])).toBe(true); // its (0, 0) tap is padding
+    expect(y.data[g.outWidth + 1]).toBe(Infinity * Math.sign(x.data[0]));
+    const dy = random([1, 8, 10, 10], next);
+    w.data[0] = 0.5;
+    dy.data[0] = -Infinity;
+    const grads = await conv2dBackward(x, w, dy, g);
+    expect(Number.isNaN(grads.dw.data[0])).toBe(true);
+  });
+});

@@ -1,0 +1,123 @@
+// Direct depthwise convolution (groups = input channels, any channel multiplier), forward and
+// backward, over a channel range so threads can share the work. Each input plane is first copied
+// into a zero-padded float64 plane, so padding taps multiply like any other (0 * inf = NaN, as
+// im2col gives) and the inner loops need no bounds checks. Sums are float64, rounded once.
+import type { Conv2dGeometry } from '../../harness/geometry.ts';
+
+let paddedPlane: Float64Array = new Float64Array(0);
+let accRow: Float64Array = new Float64Array(0);
+
+function padPlane(src: Float32Array, off: number, g: Conv2dGeometry): { data: Float64Array; width: number } {
+  const pw = g.inWidth + g.padLeft + g.padRight, ph = g.inHeight + g.padTop + g.padBottom;
+  if (paddedPlane.length < pw * ph) paddedPlane = new Float64Array(pw * ph);
+  const p = paddedPlane;
+  p.fill(0, 0, pw * ph);
+  for (let iy = 0; iy < g.inHeight; iy++) {
+    const from = off + iy * g.inWidth, to = (iy + g.padTop) * pw + g.padLeft;
+    for (let ix = 0; ix < g.inWidth; ix++) p[to + ix] = src[from + ix];
+  }
+  return { data: p, width: pw };
+}
+
+/** y for input channels [c0, c1) of every batch item. */
+export function depthwiseForward(x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array,
+  g: Conv2dGeometry, c0: number, c1: number): void {
+  const mult = g.outChannels / g.inChannels, kH = g.kernelHeight, kW = g.kernelWidth;
+  const OH = g.outHeight, OW = g.outWidth, sH = g.strideHeight, sW = g.strideWidth, dH = g.dilationHeight, dW = g.dilationWidth;
+  if (accRow.length < OW) accRow = new Float64Array(OW);
+  const acc = accRow;
+  const fast3 = kH === 3 && kW === 3 && sW === 1 && dW === 1;
+  for (let n = 0; n < g.batch; n++)
+    for (let c = c0; c < c1; c++) {
+      const { data: p, width: pw } = padPlane(x, (n * g.inChannels + c) * g.inHeight * g.inWidth, g);
+      for (let k = 0; k < mult; k++) {
+        const o = c * mult + k;
+        const wo = o * kH * kW;
+        const b = bias ? bias[o] : 0;
+        const out = (n * g.outChannels + o) * OH * OW;
+        if (fast3) {
+          const w0 = w[wo], w1 = w[wo + 1], w2 = w[wo + 2], w3 = w[wo + 3], w4 = w[wo + 4];
+          const w5 = w[wo + 5], w6 = w[wo + 6], w7 = w[wo + 7], w8 = w[wo + 8];
+          for (let oy = 0; oy < OH; oy++) {
+            const r0 = oy * sH * pw, r1 = r0 + dH * pw, r2 = r1 + dH * pw;
+            const at = out + oy * OW;
+            for (let ox = 0; ox < OW; ox++) {
+              y[at + ox] = b + (w0 * p[r0 + ox] + w1 * p[r0 + ox + 1] + w2 * p[r0 + ox + 2]) +
+                (w3 * p[r1 + ox] + w4 * p[r1 + ox + 1] + w5 * p[r1 + ox + 2]) +
+                (w6 * p[r2 + ox] + w7 * p[r2 + ox + 1] + w8 * p[r2 + ox + 2]);
+            }
+          }
+          continue;
+        }
+        for (let oy = 0; oy < OH; oy++) {
+          acc.fill(0, 0, OW);
+          for (let ky = 0; ky < kH; ky++) {
+            const row = (oy * sH + ky * dH) * pw;
+            for (let kx = 0; kx < kW; kx++) {
+              const wv = w[wo + ky * kW + kx];
+              const at = row + kx * dW;
+              for (let ox = 0; ox < OW; ox++) acc[ox] += wv * p[at + ox * sW];
+            }
+          }
+          const at = out + oy * OW;
+          for (let ox = 0; ox < OW; ox++) y[at + ox] = acc[ox] + b;
+        }
+      }
+    }
+}
+
+let dxPlane: Float64Array = new Float64Array(0);
+let dwAcc: Float64Array = new Float64Array(0);
+
+/**
+ * dx for input channels [c0, c1), dw and db of their output channels. dx scatters into a padded
+ * float64 plane (the padding part is dropped); dw reads the padded input, so padding taps count.
+ */
+export function depthwiseBackward(x: Float32Array, w: Float32Array, dy: Float32Array,
+  dx: Float32Array, dw: Float32Array, g: Conv2dGeometry, c0: number, c1: number): void {
+  const mult = g.outChannels / g.inChannels, kH = g.kernelHeight, kW = g.kernelWidth, taps = kH * kW;
+  const OH = g.outHeight, OW = g.outWidth, sH = g.strideHeight, sW = g.strideWidth, dH = g.dilationHeight, dW = g.dilationWidth;
+  const pw = g.inWidth + g.padLeft + g.padRight, ph = g.inHeight + g.padTop + g.padBottom;
+  if (dxPlane.length < pw * ph) dxPlane = new Float64Array(pw * ph);
+  if (dwAcc.length < (c1 - c0) * mult * taps) dwAcc = new Float64Array((c1 - c0) * mult * taps);
+  const q = dxPlane, acc = dwAcc;
+  acc.fill(0, 0, (c1 - c0) * mult * taps);
+  for (let n = 0; n < g.batch; n++)
+    for (let c = c0; c < c1; c++) {
+      const { data: p } = padPlane(x, (n * g.inChannels + c) * g.inHeight * g.inWidth, g);
+      q.fill(0, 0, pw * ph);
+      for (let k = 0; k < mult; k++) {
+        const o = c * mult + k;
+        const wo = o * taps, ai = ((c - c0) * mult + k) * taps;
+        const plane = (n * g.outChannels + o) * OH * OW;
+        for (let ky = 0; ky < kH; ky++)
+          for (let kx = 0; kx < kW; kx++) {
+            const wv = w[wo + ky * kW + kx];
+            let sum = 0;
+            for (let oy = 0; oy < OH; oy++) {
+              const at = (oy * sH + ky * dH) * pw + kx * dW, d = plane + oy * OW;
+              if (sW === 1) {
+                for (let ox = 0; ox < OW; ox++) {
+                  const v = dy[d + ox];
+                  sum += v * p[at + ox];
+                  q[at + ox] += wv * v;
+                }
+              } else {
+                for (let ox = 0; ox < OW; ox++) {
+                  const v = dy[d + ox];
+                  sum += v * p[at + ox * sW];
+                  q[at + ox * sW] += wv * v;
+                }
+              }
+            }
+            acc[ai + ky * kW + kx] += sum;
+          }
+      }
+      const out = (n * g.inChannels + c) * g.inHeight * g.inWidth;
+      for (let iy = 0; iy < g.inHeight; iy++) {
+        const from = (iy + g.padTop) * pw + g.padLeft, to = out + iy * g.inWidth;
+        for (let ix = 0; ix < g.inWidth; ix++) dx[to + ix] = q[from + ix];
+      }
+    }
+  for (let i = 0; i < (c1 - c0) * mult * taps; i++) dw[c0 * mult * taps + i] = acc[i];
+}

@@ -1,0 +1,38 @@
+// The packed GEMM against a triple loop, on sizes that are not multiples of the 4x4 tile nor of
+// the KC/MC/NC blocks, with transposed views, offsets and accumulation.
+import { describe, expect, it } from 'vitest';
+import { type DenseMatrix, gemm, type MatrixView, viewPacker } from './gemm.ts';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 31 - 1; };
+}
+
+function view(rows: number, cols: number, transposed: boolean, next: () => number): MatrixView {
+  const offset = 5, ld = (transposed ? rows : cols) + 3;
+  const data = new Float32Array(offset + ld * (transposed ? cols : rows) + 7).map(next);
+  return transposed ? { data, offset, rowStride: 1, colStride: ld } : { data, offset, rowStride: ld, colStride: 1 };
+}
+
+const at = (v: MatrixView, i: number, j: number) => v.data[v.offset + i * v.rowStride + j * v.colStride];
+
+describe('fast gemm', () => {
+  const shapes: [number, number, number][] = [[1, 1, 1], [27, 37, 23], [23, 19, 300], [5, 2100, 7], [70, 9, 513], [4, 4, 4]];
+  for (const [m, n, k] of shapes)
+    for (const [ta, tb, acc] of [[false, false, false], [true, false, true], [false, true, false], [true, true, true]]) {
+      it(`${m}x${n}x${k} transA=${ta} transB=${tb} accumulate=${acc}`, () => {
+        const next = lcg(m * 7919 + n * 104729 + k);
+        const a = view(m, k, ta, next), b = view(k, n, tb, next);
+        const c: DenseMatrix = { data: new Float64Array(3 + m * (n + 2) + 4).map(next), offset: 3, rowStride: n + 2 };
+        const before = Float64Array.from(c.data);
+        gemm(m, n, k, a, viewPacker(b), c, acc);
+        for (let i = 0; i < c.data.length; i++) {
+          const r = Math.floor((i - 3) / (n + 2)), j = (i - 3) % (n + 2);
+          if (i < 3 || r >= m || j >= n) { expect(c.data[i]).toBe(before[i]); continue; }
+          let want = acc ? before[i] : 0, mass = Math.abs(want);
+          for (let p = 0; p < k; p++) { want += at(a, r, p) * at(b, p, j); mass += Math.abs(at(a, r, p) * at(b, p, j)); }
+          expect(Math.abs(c.data[i] - want)).toBeLessThanOrEqual(1e-12 * mass);
+        }
+      });
+    }
+});
