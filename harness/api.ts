@@ -27,7 +27,7 @@ export interface SelectOptions {
 }
 
 export interface ConformanceOptions extends SelectOptions {
-  /** What to check, as `--impl` takes it: a built-in (naive, im2col, views), a module path, "cmd:<command>", or a manifest .json. */
+  /** What to check, as `--impl` takes it: a built-in (naive, im2col, views, fast), a module path, "cmd:<command>", or a manifest .json. */
   implementations: readonly string[];
   /** Also time the bench cases (default false); a number is the time budget per engine and computation, in ms. */
   bench?: boolean | number;

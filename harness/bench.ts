@@ -64,17 +64,29 @@ export const sinkValue = (): number => sink;
 export interface BenchOptions {
   /** Time budget per engine, ms (tinybench `time`). */
   timeMs: number;
-  /** Minimum timed calls per engine. */
+  /** Minimum timed calls per engine, unless calls are slow (slowMs). */
   minIterations: number;
+  /**
+   * What the minimum calls may take: an engine whose warm-up call took longer than slowMs /
+   * minIterations gets floor(slowMs / warm-up) samples instead, and at least one. A 5 s call is
+   * timed once, not three times: its own length makes one sample's noise small. A kernel in a host
+   * whose warm-up took slowMs or more is not called again: the warm-up's time in the host is the sample.
+   */
+  slowMs: number;
 }
 
-export const DEFAULT_BENCH: BenchOptions = { timeMs: 200, minIterations: 3 };
+export const DEFAULT_BENCH: BenchOptions = { timeMs: 200, minIterations: 3, slowMs: 2000 };
+
+/** Samples to ask for after a warm-up call of `warmupMs` (see BenchOptions.slowMs). */
+export function samplesFor(warmupMs: number, options: BenchOptions): number {
+  return Math.max(1, Math.min(options.minIterations, Math.floor(options.slowMs / warmupMs)));
+}
 
 /** Work of one call by the geometry's counts: FLOPs for conv, bytes for pooling. */
 export function workOf(c: Case, computation: Computation): { amount: number; unit: 'GFLOP/s' | 'GB/s' } {
   const g = c.geometry;
   if ('groups' in g) return { amount: computation === 'forward' ? g.forwardFlops : g.backwardFlops, unit: 'GFLOP/s' };
-  return { amount: computation === 'forward' ? g.forwardBytes : g.backwardBytes, unit: 'GB/s' };
+  return { amount: computation === 'backward' ? g.backwardBytes : g.forwardBytes, unit: 'GB/s' };
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] : String(e));
@@ -95,10 +107,18 @@ export async function timeComputation(c: Case, computation: Computation, engines
     if (typeof prepared === 'string') { timings.push({ ...base, state: 'n/a', reason: prepared }); continue; }
     if (prepared.measure) { timings.push(await timeInHost(base, prepared, prepared.measure, work, options)); continue; }
     const call = prepared.call;
-    const bench = new Bench({ time: options.timeMs, iterations: options.minIterations, warmupIterations: 1, warmupTime: 0, retainSamples: true, throws: false });
-    bench.add(engine.name, async () => { consume(await call()); });
+    let bench: Bench;
     try {
+      // The warm-up call, timed to choose how many samples a slow engine gets.
+      const t0 = performance.now();
+      consume(await call());
+      const iterations = samplesFor(performance.now() - t0, options);
+      bench = new Bench({ time: options.timeMs, iterations, warmupIterations: 0, warmupTime: 0, retainSamples: true, throws: false });
+      bench.add(engine.name, async () => { consume(await call()); });
       await bench.run();
+    } catch (e) {
+      timings.push({ ...base, state: 'errored', error: errorText(e) });
+      continue;
     } finally {
       await engine.release();
     }
@@ -136,7 +156,11 @@ async function timeInHost(base: TimingBase, prepared: Prepared, measure: NonNull
     const t0 = performance.now();
     await prepared.call();
     const roundTripMs = performance.now() - t0;
-    const samplesMs = await measure({ warmup: 0, iterations: options.minIterations, minMs: options.timeMs });
+    // A call slower than slowMs is timed once: the warm-up's own time in the host is that sample
+    // (the kernel already ran in this host while being checked, so it is warm).
+    const warmupMs = prepared.lastKernelMs?.();
+    const samplesMs = warmupMs !== undefined && warmupMs > 0 && roundTripMs >= options.slowMs ? [warmupMs]
+      : await measure({ warmup: 0, iterations: samplesFor(roundTripMs, options), minMs: options.timeMs });
     const stats = sampleStats(samplesMs);
     return { ...base, state: 'measured', samplesMs, ...stats, roundTripMs, throughput: work.amount / (stats.medianMs * 1e6), throughputUnit: work.unit, ratioToFastest: 1 };
   } catch (e) {

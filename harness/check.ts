@@ -1,13 +1,13 @@
 // Conformance: run one implementation's computation on a case and check every output against the
 // case's exact expected values and against reference64 under the tolerance model.
-import { type Case, hasBackward, hasForward, type OutputName } from './cases/load.ts';
+import { type Case, hasBackward, hasForward, hasIndices, type OutputName } from './cases/load.ts';
 import { compareTensor, compareToReference, compareWithin, describeTolerance, formatMismatch, type TensorComparison } from './compare.ts';
 import type { RemoteImplementation } from './host/remote.ts';
-import { type Computation, type InputName, OUTPUTS, type Outputs, type Prepared } from './invoke.ts';
+import { type Computation, indicesUnrepresentable, type InputName, OUTPUTS, type Outputs, type Prepared } from './invoke.ts';
 import { mirrorOf } from './mirror.ts';
 import {
   avgPool2dBackward64, avgPool2dForward64, conv2dBackward64, conv2dForward64, maxPool2dBackward64,
-  maxPool2dForward64, type References,
+  maxPool2dForward64, maxPool2dIndices64, type References,
 } from './oracles/reference64.ts';
 
 export type { References };
@@ -17,14 +17,22 @@ export function referenceOutputs(c: Case, computation: Computation): References 
   if (c.op === 'conv2d') {
     return computation === 'forward' ? { y: conv2dForward64(c.x, c.w, c.bias, c.geometry) } : conv2dBackward64(c.x, c.w, c.dy, c.geometry);
   }
+  if (computation === 'indices') {
+    if (c.op !== 'maxpool2d') throw new Error(`${c.op} has no indices computation`);
+    return maxPool2dIndices64(c.x, c.geometry);
+  }
   if (c.op === 'maxpool2d') {
     return computation === 'forward' ? { y: maxPool2dForward64(c.x, c.geometry) } : { dx: maxPool2dBackward64(c.x, c.dy, c.geometry) };
   }
   return computation === 'forward' ? { y: avgPool2dForward64(c.x, c.geometry) } : { dx: avgPool2dBackward64(c.x, c.dy, c.geometry) };
 }
 
+/** The computations a case runs, in order: forward, backward, and max pooling's indices. */
 export function computationsOf(c: Case): Computation[] {
-  return [...(hasForward(c) ? ['forward' as const] : []), ...(hasBackward(c) ? ['backward' as const] : [])];
+  return [
+    ...(hasForward(c) ? ['forward' as const] : []), ...(hasBackward(c) ? ['backward' as const] : []),
+    ...(hasIndices(c) ? ['indices' as const] : []),
+  ];
 }
 
 /**
@@ -106,7 +114,7 @@ export async function checkPrepared(
   return { result: { ...base, state: checks.every((k) => k.comparison.ok) ? 'passed' : 'failed', checks }, outputs: got };
 }
 
-const isTensorName = (v: string): v is OutputName | InputName => ['y', 'dx', 'dw', 'db', 'x', 'w', 'bias', 'dy'].includes(v);
+const isTensorName = (v: string): v is OutputName | InputName => ['y', 'dx', 'dw', 'db', 'indices', 'x', 'w', 'bias', 'dy'].includes(v);
 
 /** A breach of the contract as a failed check, so every report shows it like a mismatch. */
 function contractCheck(tensor: string, problem: string): TensorCheck {
@@ -128,6 +136,8 @@ export async function checkImplementation(
   const base = { caseId: c.id, subject: impl.name, kind: 'implementation' as const, computation };
   const unavailable = impl.unavailable(c, computation);
   if (unavailable) return { ...base, ...unavailable };
+  const unrepresentable = computation === 'indices' ? indicesUnrepresentable(c) : undefined;
+  if (unrepresentable) return { ...base, state: 'n/a', reason: unrepresentable };
   // Asked first: a declined computation is n/a, and neither it nor its second call is sent.
   const support = await impl.supports(c, computation);
   if (support.kind === 'declined') return { ...base, state: 'n/a', reason: support.reason };

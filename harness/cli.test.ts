@@ -37,7 +37,8 @@ describe('convbench CLI', () => {
     const r = cli('run', ...quick, '--report', 'ok');
     expect(r.stderr).not.toMatch(/harness error/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('2 cases, 3 implementations: 12 passed, 0 failed');
+    // Each of the 4 built-ins on the 2 cases' forward and backward, and naive on the max pool's indices too.
+    expect(r.stdout).toContain('2 cases, 4 implementations: 17 passed, 0 failed');
     for (const ext of ['json', 'md', 'html', 'junit.xml']) expect(existsSync(join(dir, `ok.${ext}`))).toBe(true);
     const json: unknown = JSON.parse(readFileSync(join(dir, 'ok.json'), 'utf8'));
     expect(json).toMatchObject({ format: 'convbench-report', name: 'ok' });
@@ -132,6 +133,36 @@ describe('convbench CLI', () => {
       expect(lines, args.join(' ')).toHaveLength(1);
       expect(lines[0]).toMatch(message);
     }
+  });
+
+  it('--list lists the must-reject entries too, marks how many, and names one that loads', () => {
+    const rejects = join(dir, 'rejects.yaml');
+    writeFileSync(rejects, `cases:
+  - name: fine
+    op: avgpool2d
+    attributes: { kernel: 2 }
+    inputs: { x: { shape: [1, 1, 4, 4] } }
+  - name: stride zero
+    reject: '/strides(\\[\\d\\])?: must be >= 1/'
+    op: avgpool2d
+    attributes: { kernel: 2, strides: [1, 0] }
+    inputs: { x: { shape: [1, 1, 4, 4] } }
+  - name: loads after all
+    reject: 'must be >= 1'
+    op: avgpool2d
+    attributes: { kernel: 2 }
+    inputs: { x: { shape: [1, 1, 4, 4] } }
+`);
+    const shown = rejects.replace(process.cwd() + '/', '');
+    const r = cli('run', '--cases', rejects, '--list');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'fine avgpool2d x=[1,1,4,4] k=2 s=1 p=VALID',
+      `reject ${shown}:6 stride zero /strides(\\[\\d\\])?: must be >= 1/`,
+      `reject ${shown}:11 loads after all "must be >= 1"`,
+    ]);
+    expect(r.stderr).toContain(`not rejected as expected: ${shown}:11 loads after all: expected the loader to reject it with "must be >= 1", but it loaded`);
+    expect(r.stderr).toContain('1 case (0 bench); 2 must-reject (1 not rejected as expected); 0 bad case(s)');
   });
 
   it('a bad case file is reported with file, line and field, the other cases still run, exit 2', () => {

@@ -37,7 +37,7 @@ const GATE_PROCESSES = 3;
 const BASELINE_PROCESSES = 10;
 
 const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; default: the cases bundled with convbench)
-  --impl <spec>       a built-in implementation (naive, im2col, views), a module whose default
+  --impl <spec>       a built-in implementation (naive, im2col, views, fast), a module whose default
                       export is an Implementation (.ts, .js, .mjs), "cmd:<program and arguments>"
                       for a kernel in any language that speaks docs/host-protocol.md, or a .json
                       manifest naming such a program (repeatable; default: all built-ins)
@@ -46,7 +46,8 @@ const SELECT_HELP = `  --cases <path>      case files or folders (repeatable; de
   --case <glob|text>  only cases whose id matches the glob (* ?) or contains the text
                       (repeatable: a case matching any of them)
   --exclude <glob|text>  leave out cases whose id matches (repeatable)
-  --list              print the ids of the cases the selection matches, and run nothing
+  --list              print the ids of the cases the selection matches (and a "reject ..." line
+                      per must-reject entry of the case files), and run nothing
   --shard <i/n>       only the i-th of n deterministic slices of the cases (for CI matrices)
   --ort-threads <n>   ONNX Runtime intra-op threads (default 1)
   --time-limit <s>    seconds one kernel call may take before its host is killed (default ${DEFAULT_LIMITS.callTimeLimitMs / 1000};
@@ -238,12 +239,20 @@ async function timings(inputs: Inputs, v: SelectValues, benchMs: number, process
   return processes > 1 ? poolProcesses(runs) : own;
 }
 
-/** `--list`: the selected cases' ids on stdout, one per line, and what was loaded on stderr; nothing runs. */
+/**
+ * `--list`: the selected cases' ids on stdout, one per line, then the case files' must-reject entries
+ * ("reject <file>:<line> <name> <pattern>", which the selection does not filter), and what was
+ * loaded on stderr; nothing runs.
+ */
 function list(v: SelectValues): number {
-  const { cases, caseErrors } = selectCases(selection(v));
+  const { cases, caseErrors, rejections } = selectCases(selection(v));
   for (const e of caseErrors) console.error(safeLine(`error: ${safe(e.message)}`));
   for (const c of cases) console.log(safeLine(safe(c.id)));
-  console.error(`${cases.length} case${cases.length === 1 ? '' : 's'} (${cases.filter((c) => c.bench).length} bench); ${caseErrors.length} bad case(s)`);
+  for (const x of rejections) console.log(safeLine(`reject ${safe(x.file)}:${x.line} ${safe(x.name)} ${safe(x.pattern)}`));
+  for (const x of rejections.filter((y) => !y.ok)) console.error(safeLine(`not rejected as expected: ${safe(x.file)}:${x.line} ${safe(x.name)}: ${safe(x.message)}`));
+  const failed = rejections.filter((x) => !x.ok).length;
+  const rejects = rejections.length ? `; ${rejections.length} must-reject (${failed ? `${failed} not rejected as expected` : 'all rejected as expected'})` : '';
+  console.error(`${cases.length} case${cases.length === 1 ? '' : 's'} (${cases.filter((c) => c.bench).length} bench)${rejects}; ${caseErrors.length} bad case(s)`);
   return caseErrors.length ? 2 : 0;
 }
 
@@ -258,13 +267,20 @@ async function run(argv: string[]): Promise<number> {
   const benchMs = positiveNumber('--bench-time', v['bench-time'], DEFAULT_BENCH.timeMs);
   const processes = positiveNumber('--processes', v.processes, 1, true);
   const out = v.json ? console.error : console.log;
+  const t0 = performance.now();
   const inputs = await loadInputs(selection(v));
   announce(inputs, out);
   try {
+    const t1 = performance.now();
     const checked = await checkAll(inputs);
+    const t2 = performance.now();
     const timed = v['no-bench'] ? [] : await timings(inputs, v, benchMs, processes);
+    const phasesMs = { loading: t1 - t0, checking: t2 - t1, timing: performance.now() - t2 };
     const shards = v.shard ? [parseShard(v.shard)] : undefined;
-    return finish(buildReport(v.report ?? 'latest', inputs, { ...checked, timings: timed, ...(shards ? { shards } : {}) }), v['reports-dir'] ?? 'reports', v.json === true);
+    const code = finish(buildReport(v.report ?? 'latest', inputs, { ...checked, timings: timed, phasesMs, ...(shards ? { shards } : {}) }), v['reports-dir'] ?? 'reports', v.json === true);
+    const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    out(`phases: loading ${s(phasesMs.loading)}, checking ${s(phasesMs.checking)}, timing ${s(phasesMs.timing)}, reports ${s(performance.now() - t2 - phasesMs.timing)}; total ${s(performance.now() - t0)}`);
+    return code;
   } finally {
     await releaseAll(inputs);
   }

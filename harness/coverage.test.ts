@@ -111,6 +111,18 @@ const EXAMPLES: Record<string, { yes: Spec[]; no: Spec[] }> = {
     yes: [conv(values([1, 1, 1, 2], [1, 1]), values([1, 1, 1, 2], [1, -(1 - 2 ** -9)])), conv(values([1, 1, 1, 2], [3, 3]), values([1, 1, 1, 2], [2, -2]))],
     no: [conv(values([1, 1, 1, 2], [1, 1]), values([1, 1, 1, 2], [1, -(1 - 2 ** -8)])), conv(values([1, 1, 1, 2], [0, 0]), values([1, 1, 1, 2], [1, -1]))],
   },
+  'NaN skipped': {
+    yes: [maxPool(values([1, 1, 2, 2], [1, Number.NaN, 2, 3]), { kernel: 2, propagateNan: false })],
+    no: [maxPool(values([1, 1, 2, 2], [1, Number.NaN, 2, 3]), { kernel: 2 }), maxPool(values([1, 1, 2, 2], [1, 4, 2, 3]), { kernel: 2, propagateNan: false })],
+  },
+  'indices storage order 1': {
+    yes: [maxPool(shape(1, 1, 3, 4), { kernel: 2, storageOrder: 1 })],
+    no: [maxPool(shape(1, 1, 3, 4), { kernel: 2 }), maxPool(shape(1, 1, 3, 4), { kernel: 2, storageOrder: 0 })],
+  },
+  'indices across planes': {
+    yes: [maxPool(shape(2, 3, 3, 4), { kernel: 2 })],
+    no: [maxPool(shape(1, 3, 3, 4), { kernel: 2 }), maxPool(shape(2, 1, 3, 4), { kernel: 2 })],
+  },
   'conv window in padding': {
     yes: [conv(shape(1, 1, 2, 2), shape(1, 1, 1, 1), { padding: 1 }), conv(shape(1, 1, 2, 2), shape(1, 1, 1, 1), { padding: [0, 2, 0, 0] })],
     no: [conv(shape(1, 1, 2, 2), shape(1, 1, 2, 2), { padding: 1 })],
@@ -154,6 +166,17 @@ describe('coverageMatrix', () => {
     const cancel = m.rows.find((r) => r.feature.name === 'cancellation');
     expect(cancel?.cells[col('conv2d', 'backward')]).toBeUndefined();
     expect(m.empty.some((e) => e.feature === 'cancellation' && e.direction === 'backward')).toBe(false);
+    // Max pooling's indices computation is a column of its own, run by forward cases; no other op has it.
+    expect(row?.cells[col('maxpool2d', 'indices')]).toEqual([forward.id]);
+    expect(col('conv2d', 'indices')).toBe(-1);
+    const order = m.rows.find((r) => r.feature.name === 'indices storage order 1');
+    expect(order?.cells[col('maxpool2d', 'forward')]).toBeUndefined();
+    expect(order?.cells[col('maxpool2d', 'indices')]).toEqual([]);
+    const backward = one({ ...maxPool(shape(2, 1, 3, 3), { kernel: 2 }), direction: 'backward' });
+    const only = one({ ...maxPool(shape(2, 1, 3, 3), { kernel: 2, strides: 1 }), direction: 'indices' });
+    const m2 = coverageMatrix([backward, only]).rows.find((r) => r.feature.name === 'batch > 1');
+    expect(m2?.cells[col('maxpool2d', 'indices')]).toEqual([only.id]);
+    expect(m2?.cells[col('maxpool2d', 'forward')]).toEqual([]);
   });
 });
 
@@ -180,7 +203,7 @@ describe('coverageCommand', () => {
     const io = capture();
     expect(await coverageCommand(['--cases', file], io)).toBe(1);
     const out = io.stdout.join('');
-    expect(out).toMatch(/^batch > 1 +EMPTY +EMPTY +1 +1 +EMPTY +EMPTY$/m);
+    expect(out).toMatch(/^batch > 1 +EMPTY +EMPTY +1 +1 +1 +EMPTY +EMPTY$/m);
     expect(out).toContain('  NaN in input: conv2d forward');
     expect(out).not.toContain('  batch > 1: maxpool2d forward');
   });

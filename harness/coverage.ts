@@ -4,10 +4,10 @@
 // window the geometry drops is seen through the output size. Every feature is one row of FEATURES;
 // a feature with no case in one of its cells is a hole, and the command exits 1 on it (for CI).
 import { parseArgs } from 'node:util';
-import { type Case, type ConvCase, hasBackward, hasForward, loadCases, type Op, type PoolCase } from './cases/load.ts';
+import { type Case, type ConvCase, hasBackward, hasForward, hasIndices, loadCases, type Op, type PoolCase } from './cases/load.ts';
 import type { CommandOutput } from './fuzz.ts';
 import type { Conv2dGeometry, Pool2dGeometry } from './geometry.ts';
-import type { Computation } from './invoke.ts';
+import { COMPUTATIONS, type Computation, opHas } from './invoke.ts';
 import { BUNDLED_CASES } from './paths.ts';
 import { safe, safeLine } from './terminal.ts';
 
@@ -15,7 +15,7 @@ import { safe, safeLine } from './terminal.ts';
 export interface Feature {
   name: string;
   ops: readonly Op[];
-  /** The directions it applies to (default both). */
+  /** The computations it applies to (default every computation of its ops: forward, backward, and max pooling's indices). */
   directions?: readonly Computation[];
   description: string;
   has: (c: Case) => boolean;
@@ -267,13 +267,17 @@ export const FEATURES: readonly Feature[] = [
   { name: 'all -inf window', ops: MAX, description: "every in-bounds tap of a window is -inf", has: (c) => someMaxWindow(c, (w) => w.max === Number.NEGATIVE_INFINITY) },
   { name: 'large K (>= 256)', ops: CONV, description: 'reduction length (C / groups) * kH * kW >= 256', has: conv((_, g) => reductionLength(g) >= 256) },
   { name: 'cancellation', ops: CONV, directions: ['forward'], description: `an output whose exact value is below ${CANCELLATION_RATIO} of the sum of |terms|`, has: conv(cancels) },
+  { name: 'NaN skipped', ops: MAX, description: 'propagateNan false with a NaN in x: NaNs are skipped (an all-NaN window still gives NaN)', has: pool((c, g) => !g.propagateNan && anyOf(c.x.data, Number.isNaN)) },
+  { name: 'indices storage order 1', ops: MAX, directions: ['indices'], description: 'storageOrder 1: the indices are column-major within each plane (ONNX storage_order 1)', has: pool((_, g) => g.storageOrder === 1) },
+  { name: 'indices across planes', ops: MAX, directions: ['indices'], description: 'N > 1 and C > 1: an index must count the planes before its own', has: pool((_, g) => g.batch > 1 && g.channels > 1) },
   { name: 'conv window in padding', ops: CONV, description: 'a window entirely in padding (its output is the bias)', has: conv((_, g) => axesOf(g).some((a) => tapsOf(a).some((t) => t.length === 0))) },
 ];
 
 // ---- the matrix ----
 
 export interface CoverageColumn { op: Op; direction: Computation }
-export const COLUMNS: readonly CoverageColumn[] = OPS.flatMap((op) => (['forward', 'backward'] as const).map((direction) => ({ op, direction })));
+/** Each op's computations: forward and backward, and for max pooling indices. */
+export const COLUMNS: readonly CoverageColumn[] = OPS.flatMap((op) => COMPUTATIONS.filter((k) => opHas(op, k)).map((direction) => ({ op, direction })));
 
 /** One cell: undefined where the feature does not apply, else the ids of the cases that exercise it. */
 export interface CoverageRow { feature: Feature; cells: (string[] | undefined)[] }
@@ -285,8 +289,8 @@ export interface CoverageMatrix {
   cases: number;
 }
 
-const applies = (f: Feature, col: CoverageColumn): boolean => f.ops.includes(col.op) && (f.directions ?? ['forward', 'backward']).includes(col.direction);
-const runs = (c: Case, direction: Computation): boolean => (direction === 'forward' ? hasForward(c) : hasBackward(c));
+const applies = (f: Feature, col: CoverageColumn): boolean => f.ops.includes(col.op) && (f.directions ?? COMPUTATIONS).includes(col.direction);
+const runs = (c: Case, direction: Computation): boolean => (direction === 'forward' ? hasForward(c) : direction === 'backward' ? hasBackward(c) : hasIndices(c));
 
 /** Which cases exercise which feature, per op and direction. Each predicate runs once per case. */
 export function coverageMatrix(cases: readonly Case[], features: readonly Feature[] = FEATURES): CoverageMatrix {
@@ -302,7 +306,7 @@ export function coverageMatrix(cases: readonly Case[], features: readonly Featur
   return { columns: COLUMNS, rows, empty, cases: cases.length };
 }
 
-const DIRECTION_SHORT: Record<Computation, string> = { forward: 'fwd', backward: 'bwd' };
+const DIRECTION_SHORT: Record<Computation, string> = { forward: 'fwd', backward: 'bwd', indices: 'idx' };
 
 /** The matrix as text: features x op/direction, a count per cell, "." where a feature does not apply, "EMPTY" for a hole. */
 export function formatCoverage(m: CoverageMatrix): string[] {

@@ -555,7 +555,7 @@ NHWC case layouts, forward and backward. Each case is written as case-file YAML 
 committed case. A failure (a wrong result, an error, a crash, a hang) is shrunk to a minimal case
 and printed as a ready-to-commit case file, with the seed and path that replay it.
 
-  --impl <spec>       a built-in (naive, im2col, views), a module path, "cmd:<command>" or a
+  --impl <spec>       a built-in (naive, im2col, views, fast), a module path, "cmd:<command>" or a
                       .json manifest, as for run (repeatable; default: all built-ins)
   --op <op>           only conv2d, maxpool2d or avgpool2d (repeatable; default: every op that
                       some implementation has)

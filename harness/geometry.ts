@@ -27,6 +27,12 @@ export interface Pool2dGeometry {
   countIncludePad: boolean;
   /** Max pooling: a NaN in a window makes the output NaN (true) or is skipped (false). */
   propagateNan: boolean;
+  /**
+   * Max pooling's indices (maxPool2dWithIndices), as ONNX MaxPool's `storage_order`: 0, row-major
+   * offsets into x, ((n * C + c) * H + h) * W + w; 1, column-major within each plane,
+   * ((n * C + c) * W + w) * H + h. Nothing else depends on it.
+   */
+  storageOrder: 0 | 1;
   effectiveKernelHeight: number; effectiveKernelWidth: number;
   /** One comparison or addition per window tap (padding taps included). */
   forwardFlops: number;
@@ -51,6 +57,8 @@ export interface PoolAttributes {
   ceilMode?: boolean;
   countIncludePad?: boolean;
   propagateNan?: boolean;
+  /** Max pooling's indices: 0 (default) row-major, 1 column-major within each plane (ONNX's storage_order). */
+  storageOrder?: 0 | 1;
 }
 
 /** Impossible geometry. `field` names the attribute at fault, so loaders can point at its line. */
@@ -213,6 +221,8 @@ export function pool2dGeometry(xShape: readonly number[], attrs: PoolAttributes)
       throw new GeometryError('padding', `${name}: window ${o} (rows ${o * s - axis.pad0}..${o * s - axis.pad0 + axis.effectiveKernel - 1}, dilation ${d}) lies entirely in padding`);
     }
   }
+  const storageOrder = attrs.storageOrder ?? 0;
+  if (storageOrder !== 0 && storageOrder !== 1) throw new GeometryError('storageOrder', `storageOrder must be 0 (row-major) or 1 (column-major), got ${String(storageOrder)}`);
   const outputs = batch * channels * h.out * w.out;
   return {
     batch, channels, inHeight, inWidth, outHeight: h.out, outWidth: w.out,
@@ -220,6 +230,7 @@ export function pool2dGeometry(xShape: readonly number[], attrs: PoolAttributes)
     padTop: h.pad0, padLeft: w.pad0, padBottom: h.pad1, padRight: w.pad1,
     countIncludePad: attrs.countIncludePad ?? false,
     propagateNan: attrs.propagateNan ?? true,
+    storageOrder,
     effectiveKernelHeight: h.effectiveKernel, effectiveKernelWidth: w.effectiveKernel,
     forwardFlops: outputs * kernelHeight * kernelWidth,
     forwardBytes: 4 * (batch * channels * inHeight * inWidth + outputs),
@@ -251,6 +262,16 @@ export function avgPoolDivisor(g: Pool2dGeometry, y0: number, x0: number): numbe
 
 export function convOutputShape(g: Conv2dGeometry): [number, number, number, number] {
   return [g.batch, g.outChannels, g.outHeight, g.outWidth];
+}
+
+/**
+ * The index maxPool2dWithIndices gives for input element (n, c, h, w) in the geometry's storage
+ * order (ONNX MaxPool's Indices output): a flat offset into the NCHW x, or, with storageOrder 1,
+ * into each plane stored column-major.
+ */
+export function maxPoolIndex(g: Pool2dGeometry, n: number, c: number, h: number, w: number): number {
+  const plane = (n * g.channels + c) * g.inHeight * g.inWidth;
+  return plane + (g.storageOrder === 1 ? w * g.inHeight + h : h * g.inWidth + w);
 }
 
 export function poolOutputShape(g: Pool2dGeometry): [number, number, number, number] {

@@ -9,6 +9,15 @@ type MaybePromise<T> = T | Promise<T>;
 
 export interface ConvGradients { dx: Tensor; dw: Tensor; db: Tensor }
 
+/**
+ * maxPool2dWithIndices's result: y, and per output element the index of its window's maximum (the
+ * tap maxPool2dBackward sends the gradient to) as a float32 integer, ONNX MaxPool's `Indices` in
+ * `g.storageOrder`: 0, the flat offset into the NCHW x, ((n * C + c) * H + h) * W + w; 1,
+ * column-major within the plane, ((n * C + c) * W + w) * H + h. Offsets are always of the NCHW
+ * x, whatever the kernel's layout (an NHWC kernel returns the indices tensor itself in NHWC).
+ */
+export interface MaxPoolWithIndices { y: Tensor; indices: Tensor }
+
 export interface Implementation {
   name: string;
   /** x/y layout; weights are OIHW for NCHW, HWIO for NHWC. */
@@ -19,6 +28,8 @@ export interface Implementation {
   conv2dBackward?(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeometry): MaybePromise<ConvGradients>;
   maxPool2d?(x: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
   maxPool2dBackward?(x: Tensor, dy: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
+  /** Optional: y and the indices of its maxima (MaxPoolWithIndices), the `indices` computation of max-pool cases. */
+  maxPool2dWithIndices?(x: Tensor, g: Pool2dGeometry): MaybePromise<MaxPoolWithIndices>;
   avgPool2d?(x: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
   avgPool2dBackward?(x: Tensor, dy: Tensor, g: Pool2dGeometry): MaybePromise<Tensor>;
   /**

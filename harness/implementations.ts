@@ -1,4 +1,4 @@
-// The implementations under test, as `--impl` names them: a built-in (naive, im2col, views), a
+// The implementations under test, as `--impl` names them: a built-in (naive, im2col, views, fast), a
 // module path (.ts / .js / .mjs), "cmd:<program and arguments>" for a kernel in any language, or a
 // manifest (.json) that names such a program. Each one is started in a kernel host of its own.
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { isRecord } from './guards.ts';
 import { type HostCommand, HostFailure, type HostLimits } from './host/host.ts';
 import { RemoteImplementation } from './host/remote.ts';
 
-export const BUILT_IN_NAMES = ['naive', 'im2col', 'views'] as const;
+export const BUILT_IN_NAMES = ['naive', 'im2col', 'views', 'fast'] as const;
 
 export class ImplementationLoadError extends Error {}
 

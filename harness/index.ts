@@ -1,8 +1,8 @@
 // The package's public surface (docs/architecture.md "Package layout and public surface"): the
 // implementation contract, the geometry records, and runConformance for programs. Only re-exports.
-export { defineImplementation, type ConvGradients, type Implementation } from './implementation.ts';
+export { defineImplementation, type ConvGradients, type Implementation, type MaxPoolWithIndices } from './implementation.ts';
 export {
-  avgPoolDivisor, conv2dGeometry, pool2dGeometry, GeometryError,
+  avgPoolDivisor, conv2dGeometry, maxPoolIndex, pool2dGeometry, GeometryError,
   type Conv2dGeometry, type Pool2dGeometry, type ConvAttributes, type PoolAttributes, type Padding,
 } from './geometry.ts';
 export type { Tensor } from './tensor.ts';

@@ -4,7 +4,8 @@
 // call's reference: negation and scaling by powers of two are exact in float32 and commute with
 // every rounding (round-to-nearest is symmetric and scale-free away from overflow and underflow),
 // so no second reference computation is needed. Max pooling is not linear: its inputs are negated
-// (every window's maximum moves) and reference64 computes the second answer (cheap for pooling).
+// (every window's maximum moves, and with it the indices) and reference64 computes the second
+// answer (cheap for pooling).
 import type { Case } from './cases/load.ts';
 import type { Computation } from './invoke.ts';
 import type { Reference, References } from './oracles/reference64.ts';
@@ -73,7 +74,7 @@ export function mirrorOf(c: Case, computation: Computation, refs: References): M
     };
   }
   const changed: Case = { ...c, expected: {}, x: scaled(c.x, -1), dy: scaled(c.dy, -1) };
-  const what = computation === 'forward' ? 'x negated' : 'x and dy negated';
+  const what = computation === 'backward' ? 'x and dy negated' : 'x negated';
   if (c.op === 'maxpool2d') return { c: changed, what };
   return { c: changed, what, references: scaledRefs(computation === 'forward' ? { y: -1 } : { dx: -1 }) };
 }

@@ -66,7 +66,7 @@ describe('work proportional to what is asked', () => {
     expect(oracle.map((r) => `${r.caseId.split(' ')[0]} ${r.computation} ${r.state}`)).toEqual(['alpha forward passed']);
     const mine = report.results.filter((r) => r.kind === 'implementation');
     expect(mine.map((r) => `${r.caseId.split(' ')[0]} ${r.computation} ${r.state}`)).toEqual([
-      'alpha forward passed', 'alpha backward skipped', 'beta forward skipped', 'beta backward skipped', 'gamma forward skipped', 'gamma backward skipped',
+      'alpha forward passed', 'alpha backward skipped', 'alpha indices skipped', 'beta forward skipped', 'beta backward skipped', 'gamma forward skipped', 'gamma backward skipped',
     ]);
   });
 });
@@ -87,6 +87,10 @@ describe('compare head vs base', () => {
     expect([0, 1]).toContain(r.code);
     const report = parseReport(readFileSync(join(dir, 'same-name.json'), 'utf8'), 'same-name.json');
     expect(report.implementations.map((i) => i.name)).toEqual([`mine (${head})`, `mine (${base})`]);
-    expect(report.gate?.rows.map((row) => [row.candidate, row.reference, row.verdict === 'errored' ? row.error : 'measured'])).toEqual([[`mine (${head})`, `mine (${base})`, 'measured']]);
+    // naive-based, so both the forward and the indices computation are gated.
+    expect(report.gate?.rows.map((row) => [row.computation, row.candidate, row.reference, row.verdict === 'errored' ? row.error : 'measured'])).toEqual([
+      ['forward', `mine (${head})`, `mine (${base})`, 'measured'],
+      ['indices', `mine (${head})`, `mine (${base})`, 'measured'],
+    ]);
   }, 180_000);
 });

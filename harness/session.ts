@@ -194,7 +194,7 @@ export async function checkAll(inputs: Inputs): Promise<Pick<Report, 'results' |
   return out;
 }
 
-export function buildReport(name: string, inputs: Inputs, parts: Pick<Report, 'results' | 'disagreements' | 'timings'> & Partial<Pick<Report, 'gate' | 'shards'>>): Report {
+export function buildReport(name: string, inputs: Inputs, parts: Pick<Report, 'results' | 'disagreements' | 'timings'> & Partial<Pick<Report, 'gate' | 'shards' | 'phasesMs'>>): Report {
   return {
     format: REPORT_FORMAT, version: REPORT_VERSION, name, createdAt: new Date().toISOString(), environment: environment(),
     implementations: inputs.implementations.map((impl) => ({ name: impl.name, layout: impl.layout, source: impl.source, threads: impl.threads })),

@@ -23,6 +23,13 @@ Kernels (all optional; give at least one):
     max_pool2d(x, g) -> y            avg_pool2d(x, g) -> y
     max_pool2d_backward(x, dy, g) -> dx
     avg_pool2d_backward(x, dy, g) -> dx
+    max_pool2d_with_indices(x, g) -> (y, indices)      # or a dict; see below
+
+`max_pool2d_with_indices` gives, per output, the index of its window's maximum (the tap the
+gradient goes to: the first maximum in row-major window order), ONNX MaxPool's `Indices` in
+`g.storageOrder`: 0, the flat offset into the NCHW x, ((n*C + c)*H + h)*W + w; 1, column-major
+within the plane, ((n*C + c)*W + w)*H + h. An integer array is fine (sent as float32, exact: x has
+at most 2^24 elements).
 
 Every input is a fresh, writable, C-contiguous float32 array in the host's layout (NCHW: weights
 OIHW; NHWC: weights HWIO). `g` is the geometry record of harness/geometry.ts: a `Geometry`, a dict
@@ -79,6 +86,7 @@ _OPS = {
     "conv2dBackward": ("conv2d_backward", ("x", "w", "dy"), ("dx", "dw", "db")),
     "maxPool2d": ("max_pool2d", ("x",), ("y",)),
     "maxPool2dBackward": ("max_pool2d_backward", ("x", "dy"), ("dx",)),
+    "maxPool2dWithIndices": ("max_pool2d_with_indices", ("x",), ("y", "indices")),
     "avgPool2d": ("avg_pool2d", ("x",), ("y",)),
     "avgPool2dBackward": ("avg_pool2d_backward", ("x", "dy"), ("dx",)),
 }
@@ -467,7 +475,8 @@ def _watch_parent():
 
 
 def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=None, max_pool2d_backward=None,
-          avg_pool2d=None, avg_pool2d_backward=None, declines=None, supports=None, threads=None, **unknown):
+          avg_pool2d=None, avg_pool2d_backward=None, declines=None, supports=None, threads=None,
+          max_pool2d_with_indices=None, **unknown):
     """Serve the given kernels to the harness over stdin/stdout until stdin closes."""
     for key in unknown:
         near = _near_miss(key)
@@ -477,7 +486,8 @@ def serve(name, layout="NCHW", conv2d=None, conv2d_backward=None, max_pool2d=Non
     if supports is not None and not callable(supports):
         raise TypeError("supports must be a function, got %s" % type(supports).__name__)
     given = {"conv2d": conv2d, "conv2d_backward": conv2d_backward, "max_pool2d": max_pool2d,
-             "max_pool2d_backward": max_pool2d_backward, "avg_pool2d": avg_pool2d, "avg_pool2d_backward": avg_pool2d_backward}
+             "max_pool2d_backward": max_pool2d_backward, "avg_pool2d": avg_pool2d, "avg_pool2d_backward": avg_pool2d_backward,
+             "max_pool2d_with_indices": max_pool2d_with_indices}
     kernels = {}
     for keyword, fn in given.items():
         if fn is not None:

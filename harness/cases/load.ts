@@ -45,8 +45,10 @@ export interface ConvCase extends CaseBase { op: 'conv2d'; geometry: Conv2dGeome
 export interface PoolCase extends CaseBase { op: 'maxpool2d' | 'avgpool2d'; geometry: Pool2dGeometry; x: Tensor; dy: Tensor }
 export type Case = ConvCase | PoolCase;
 
-export const hasForward = (c: Case): boolean => c.direction !== 'backward';
-export const hasBackward = (c: Case): boolean => c.direction !== 'forward';
+export const hasForward = (c: Case): boolean => c.direction === 'forward' || c.direction === 'both';
+export const hasBackward = (c: Case): boolean => c.direction === 'backward' || c.direction === 'both';
+/** Max pooling's indices computation (maxPool2dWithIndices) runs with forward, or alone. */
+export const hasIndices = (c: Case): boolean => c.op === 'maxpool2d' && c.direction !== 'backward';
 
 export class CaseError extends Error {
   constructor(readonly file: string, readonly line: number, readonly field: string, readonly detail: string) {
@@ -249,7 +251,7 @@ function spellGeometry(c: { op: Op; geometry: Conv2dGeometry | Pool2dGeometry; p
   }
   return `${c.op} x=${formatShape([g.batch, g.channels, g.inHeight, g.inWidth])} k=${fmtPair(g.kernelHeight, g.kernelWidth)}${common}` +
     (c.ceil ? ' ceil' : '') + (c.op === 'avgpool2d' && g.countIncludePad ? ' cip' : '') +
-    (c.op === 'maxpool2d' && !g.propagateNan ? ' nan=skip' : '');
+    (c.op === 'maxpool2d' && !g.propagateNan ? ' nan=skip' : '') + (c.op === 'maxpool2d' && g.storageOrder === 1 ? ' order=1' : '');
 }
 
 const CONV_ONLY = ['groups'];
@@ -280,13 +282,15 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   };
 
   for (const key of Object.keys(attrs)) {
-    const wrongOp = op === 'conv2d' ? POOL_ONLY.includes(key) || key === 'countIncludePad' || key === 'propagateNan'
-      : CONV_ONLY.includes(key) || (key === 'countIncludePad' && op !== 'avgpool2d') || (key === 'propagateNan' && op !== 'maxpool2d');
+    const maxOnly = key === 'propagateNan' || key === 'storageOrder';
+    const wrongOp = op === 'conv2d' ? POOL_ONLY.includes(key) || key === 'countIncludePad' || maxOnly
+      : CONV_ONLY.includes(key) || (key === 'countIncludePad' && op !== 'avgpool2d') || (maxOnly && op !== 'maxpool2d');
     if (wrongOp) throw fail(at('attributes', key), `not an attribute of ${op}`);
   }
   for (const key of Object.keys(inputs)) {
     if (op !== 'conv2d' && (key === 'w' || key === 'bias')) throw fail(at('inputs', key), `${op} takes no ${key}`);
   }
+  if (raw.direction === 'indices' && op !== 'maxpool2d') throw fail(at('direction'), `${op} has no indices computation (maxpool2d only)`);
   // What the op needs besides x: conv weights, or the pooling window.
   const part = op === 'conv2d' ? { op, w: need(inputs.w, at('inputs'), 'conv2d needs inputs.w') }
     : { op, kernel: need(pair(attrs.kernel), at('attributes'), `${op} needs attributes.kernel`) };
@@ -318,7 +322,7 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
     } else {
       const geometry = pool2dGeometry(xShape, {
         kernel: part.kernel, strides, dilations, padding: pad,
-        ceilMode: attrs.ceilMode, countIncludePad: attrs.countIncludePad, propagateNan: attrs.propagateNan,
+        ceilMode: attrs.ceilMode, countIncludePad: attrs.countIncludePad, propagateNan: attrs.propagateNan, storageOrder: attrs.storageOrder,
       });
       built = { op: part.op, geometry };
     }
@@ -350,10 +354,13 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   const expected: [OutputName, Planned][] = []; // in file order
   const exp: RawExpected = raw.expected ?? {};
   for (const [key, spec] of Object.entries(exp)) {
-    if ((key === 'y' && direction === 'backward') || (key !== 'y' && direction === 'forward')) {
-      throw fail(at('expected', key), `a ${direction} case has no output ${key}`);
+    if (key === 'indices' && op !== 'maxpool2d') throw fail(at('expected', key), `${op} has no output ${key}`);
+    const forwardOutput = key === 'y' || key === 'indices';
+    if ((forwardOutput && direction === 'backward') || (!forwardOutput && (direction === 'forward' || direction === 'indices'))) {
+      throw fail(at('expected', key), `${direction === 'indices' ? 'an' : 'a'} ${direction} case has no output ${key}`);
     }
     if (key === 'y') expected.push(['y', planActivation(spec, 'expected.y', outShape)]);
+    else if (key === 'indices') expected.push(['indices', planActivation(spec, 'expected.indices', outShape)]);
     else if (key === 'dx') expected.push(['dx', planActivation(spec, 'expected.dx', xShape)]);
     else if (built.op !== 'conv2d') throw fail(at('expected', key), `${op} has no output ${key}`);
     else {
@@ -370,8 +377,8 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   const shapes = [px.shape, dy.shape];
   for (const [, t] of expected) shapes.push(t.shape);
   if (built.op === 'conv2d') shapes.push(built.w.shape, ...(built.bias ? [built.bias.shape] : []));
-  if (direction !== 'backward') shapes.push(outShape);
-  if (direction !== 'forward') shapes.push(xShape, ...(built.op === 'conv2d' ? [built.w.shape, [outShape[1]]] : []));
+  if (direction !== 'backward') shapes.push(outShape); // y (the indices have its shape; one y is counted)
+  if (direction === 'backward' || direction === 'both') shapes.push(xShape, ...(built.op === 'conv2d' ? [built.w.shape, [outShape[1]]] : []));
   const bytes = 4 * shapes.reduce((n, shape) => n + sizeOf(shape), 0);
   if (bytes > limits.maxBytesPerCase) throw fail(base, `the case needs ${bytes} bytes of float32 tensors (inputs, dy, expected and outputs)${beyond(limits, 'maxBytesPerCase')}`);
   if (budget.used + bytes > limits.maxTotalBytes) {

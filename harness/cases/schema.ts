@@ -18,7 +18,7 @@ export type Nested = (number | Nested)[];
 
 /** The case file's schemas, built with `Type` (TypeBox's builder). */
 export function caseSchemas(Type: typeof TypeBox) {
-  const DIRECTIONS = ['forward', 'backward', 'both'] as const;
+  const DIRECTIONS = ['forward', 'backward', 'indices', 'both'] as const;
   const LAYOUTS = ['NCHW', 'NHWC'] as const;
   const OpSchema = Type.Enum(['conv2d', 'maxpool2d', 'avgpool2d']);
   const DirectionSchema = Type.Enum(DIRECTIONS);
@@ -69,6 +69,9 @@ export function caseSchemas(Type: typeof TypeBox) {
     ceilMode: Type.Optional(Type.Boolean({ description: 'Pooling only: round the output size up.' })),
     countIncludePad: Type.Optional(Type.Boolean({ description: 'avgpool2d only: explicit padding counts in the divisor.' })),
     propagateNan: Type.Optional(Type.Boolean({ description: 'maxpool2d only: a NaN in a window makes the output NaN (default true) or is skipped.' })),
+    storageOrder: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)], {
+      description: 'maxpool2d only: the layout of the indices output (ONNX MaxPool storage_order): 0 (default) row-major offsets into x, 1 column-major within each plane.',
+    })),
   }, { additionalProperties: false });
 
   const InputsSchema = Type.Object({
@@ -77,12 +80,16 @@ export function caseSchemas(Type: typeof TypeBox) {
 
   const ExpectedSchema = Type.Object({
     y: Type.Optional(tensor()), dx: Type.Optional(tensor()), dw: Type.Optional(tensor()), db: Type.Optional(tensor()),
-  }, { additionalProperties: false, description: 'Exact expected outputs, compared bit for bit (NaN matches NaN).' });
+    indices: Type.Optional(tensor()),
+  }, { additionalProperties: false, description: 'Exact expected outputs, compared bit for bit (NaN matches NaN). indices (maxpool2d): flat offsets into x in the case\'s storageOrder.' });
 
   const CaseSchema = Type.Object({
     name: Type.String({ minLength: 1, description: 'Human name; the case id is the name followed by its geometry.' }),
     op: OpSchema,
-    direction: Type.Optional(Type.Enum(DIRECTIONS, { default: 'both' })),
+    direction: Type.Optional(Type.Enum(DIRECTIONS, {
+      default: 'both',
+      description: 'The computations to run: forward (for maxpool2d also indices), backward, indices (maxpool2d only: y and its indices), or both (all of the op\'s).',
+    })),
     layout: Type.Optional(Type.Enum(LAYOUTS, {
       default: 'NCHW', description: 'Layout of x, dy and expected activations; weights are OIHW with NCHW, HWIO with NHWC.',
     })),

@@ -14,7 +14,9 @@ export const NODE_PROTOCOL_FD = 3;
 /** A header line longer than this is a protocol error (a host printing garbage, or a huge claim). */
 export const MAX_HEADER_BYTES = 1 << 20;
 
-export const CONTRACT_OPS = ['conv2d', 'conv2dBackward', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward'] as const;
+export const CONTRACT_OPS = [
+  'conv2d', 'conv2dBackward', 'maxPool2d', 'maxPool2dBackward', 'maxPool2dWithIndices', 'avgPool2d', 'avgPool2dBackward',
+] as const;
 export type ContractOp = (typeof CONTRACT_OPS)[number];
 export const isContractOp = (v: unknown): v is ContractOp => CONTRACT_OPS.some((op) => op === v);
 

@@ -36,7 +36,7 @@ describe.skipIf(missing)('the numpy-naive example (loops, the numpy-naive seed\'
     expect(r.stderr).not.toMatch(/harness error/);
     expect(r.code, r.stdout).toBe(0);
     const report = parseReport(readFileSync(join(dir, 'naive.json'), 'utf8'), 'naive.json');
-    expect(report.implementations).toEqual([{ name: 'numpy-naive', layout: 'NCHW', source: NAIVE }]);
+    expect(report.implementations).toEqual([{ name: 'numpy-naive', layout: 'NCHW', source: NAIVE, threads: 1 }]);
     const states = report.results.map((x) => x.state);
     expect(states.filter((s) => s === 'passed').length).toBeGreaterThan(60);
     expect(states.filter((s) => s === 'failed' || s === 'errored')).toEqual([]);

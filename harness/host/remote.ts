@@ -150,7 +150,7 @@ export class RemoteImplementation {
         violations.push({ tensor: o.name, problem: `${o.name} has shape ${formatShape(t.shape)}, expected ${formatShape(o.shape)} in ${this.layout}` });
         continue;
       }
-      const name = o.name === 'y' || o.name === 'dx' || o.name === 'dw' || o.name === 'db' ? o.name : undefined;
+      const name = o.name === 'y' || o.name === 'dx' || o.name === 'dw' || o.name === 'db' || o.name === 'indices' ? o.name : undefined;
       if (name) result[name] = fromLayout(name, { shape: t.shape, data: t.data }, this.layout);
     }
     return { kind: 'returned', outputs: result, violations, kernelMs: reply.kernelMs, roundTripMs };
@@ -163,6 +163,7 @@ export class RemoteImplementation {
   prepare(c: Case, computation: Computation): Prepared {
     const { header, frames, expectedElements } = this.header(c, computation);
     let callMs = 0;
+    let lastMs: number | undefined;
     const raise = (what: string, r: Reply): never => {
       if (r.type === 'declined') throw new Declined(r.reason);
       throw new Error(`${what}: ${r.type === 'error' ? r.error : `a "${r.type}" reply`}`);
@@ -171,10 +172,11 @@ export class RemoteImplementation {
       call: async () => {
         const r = await this.send({ type: 'call', ...header }, frames, expectedElements, this.timeLimitOf(c));
         if (r.type !== 'result') raise(this.name, r);
-        if (r.type === 'result') callMs = r.kernelMs;
+        if (r.type === 'result') { callMs = r.kernelMs; lastMs = r.kernelMs; }
         return r;
       },
       collect: () => ({}),
+      lastKernelMs: () => lastMs,
       measure: async ({ warmup, iterations, minMs }) => {
         // A hung kernel must not hold a timing for the sum of every call's limit: bound the request
         // by the time limit plus ten times what the calls should take.

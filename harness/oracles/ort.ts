@@ -7,6 +7,7 @@
 //              stride = forward dilation, dilation = forward stride, group = G, then Slice + Transpose;
 //   conv db  = ReduceSum(dy, axes 0, 2, 3);
 //   max dx   = ScatterElements(zeros, MaxPool's Indices, dy, reduction add);
+//   indices  = MaxPool's Indices (storage_order from the geometry), Cast to float32 (exact below 2^24);
 //   avg dx   = depthwise ConvTranspose (ones) of dy / divisor, the divisor per output window
 //              precomputed in JS with avgPoolDivisor at prepare() time (a graph constant).
 // What ORT does differently (measured on 1.30; see ort.test.ts) is declared in `unsupported`; which
@@ -17,7 +18,7 @@ import { isRecord } from '../guards.ts';
 import {
   avgPoolDivisor, convOutputShape, type Conv2dGeometry, type Pool2dGeometry, pool2dGeometry, poolOutputShape,
 } from '../geometry.ts';
-import { type Computation, OUTPUTS, type Outputs, type Prepared } from '../invoke.ts';
+import { type Computation, indicesUnrepresentable, OUTPUTS, type Outputs, type Prepared } from '../invoke.ts';
 import type { Tensor } from '../tensor.ts';
 import { GraphBuilder } from './onnx-model.ts';
 import type { AbsentOracle, Oracle } from './oracle.ts';
@@ -28,6 +29,8 @@ type OrtTensor = OrtModule.Tensor;
 
 /** Opset 19: AveragePool dilations (19), ScatterElements reduction 'add' (16+), ReduceSum axes input (13+). */
 export const OPSET = 19;
+/** TensorProto.DataType FLOAT, Cast's `to`. */
+const FLOAT = 1;
 
 /** Why ORT cannot take a case, or computes a different thing; short lowercase sentences. */
 export const REASONS = {
@@ -151,6 +154,15 @@ function convGraph(c: ConvCase, computation: Computation): GraphSpec {
 function poolGraph(c: PoolCase, computation: Computation): GraphSpec {
   const g = c.geometry;
   const b = new GraphBuilder(`${c.op}_${computation}`);
+  if (computation === 'indices') {
+    if (c.op !== 'maxpool2d') throw new Error(`ort: ${c.op} has no indices computation`);
+    const x = b.input('x', c.x.shape);
+    const [, indices] = b.node('MaxPool', [x], { ...poolAttributes(g), storage_order: g.storageOrder }, ['y', 'indices_int64']);
+    b.node('Cast', [indices], { to: FLOAT }, ['indices']);
+    b.output('y');
+    b.output('indices');
+    return { model: b.toBytes(OPSET), inputs: ['x'], outputs: ['y', 'indices'] };
+  }
   if (computation === 'forward') {
     const x = b.input('x', c.x.shape);
     const attrs = c.op === 'maxpool2d' ? poolAttributes(g) : { ...poolAttributes(g), count_include_pad: g.countIncludePad ? 1 : 0 };
@@ -253,6 +265,10 @@ function scanMaxWindows(x: Tensor, g: Pool2dGeometry): MaxWindowScan {
  */
 export function ortUnsupported(c: Case, computation: Computation, nchwcBlock: number): string | undefined {
   if (c.op === 'conv2d') return undefined;
+  if (computation === 'indices') {
+    const unrepresentable = indicesUnrepresentable(c);
+    if (unrepresentable) return unrepresentable;
+  }
   const g = c.geometry;
   // AveragePool is used only forward (its backward is a ConvTranspose); MaxPool both ways.
   const usesPoolOp = c.op === 'maxpool2d' || computation === 'forward';
@@ -263,7 +279,8 @@ export function ortUnsupported(c: Case, computation: Computation, nchwcBlock: nu
   // The forward (no Indices) runs MLAS kernels, which start at -FLT_MAX, without dilation (vector,
   // generic or global kernel) and, dilated or not, in NCHWc when the channel count is a multiple of
   // the SIMD block. Otherwise (dilation, and Indices for the backward) a scalar loop takes the
-  // window's first in-bounds tap (row-major), then each strictly greater one.
+  // window's first in-bounds tap (row-major), then each strictly greater one. The indices
+  // computation asks for MaxPool's Indices output, so it always runs that scalar loop.
   const undilated = g.dilationHeight === 1 && g.dilationWidth === 1;
   const nchwc = nchwcBlock > 0 && g.channels % nchwcBlock === 0;
   if (computation === 'forward' && (undilated || nchwc)) {

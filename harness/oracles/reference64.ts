@@ -8,7 +8,7 @@
 // only) unless the other factor is +-inf or NaN: then it is NaN and so is the output element, which
 // the comparison then matches exactly (NaN only with NaN). dx and db have no padding taps: dx is
 // only defined inside the input (the gradient at padding is dropped), db sums dy.
-import { avgPoolDivisor, type Conv2dGeometry, type Pool2dGeometry } from '../geometry.ts';
+import { avgPoolDivisor, type Conv2dGeometry, maxPoolIndex, type Pool2dGeometry } from '../geometry.ts';
 import type { OutputName } from '../cases/load.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -44,27 +44,36 @@ function convIndexers(g: Conv2dGeometry) {
 export function conv2dForward64(x: Tensor, w: Tensor, bias: Tensor | undefined, g: Conv2dGeometry): Reference {
   const r = reference([g.batch, g.outChannels, g.outHeight, g.outWidth]);
   const { cg, og, xAt, wAt, yAt } = convIndexers(g);
+  const taps = g.kernelHeight * g.kernelWidth;
   for (let n = 0; n < g.batch; n++)
-    for (let o = 0; o < g.outChannels; o++)
+    for (let o = 0; o < g.outChannels; o++) {
+      const x0 = xAt(n, Math.floor(o / og) * cg, 0, 0); // this group's first input channel
+      const w0 = wAt(o, 0, 0, 0);
       for (let oy = 0; oy < g.outHeight; oy++)
         for (let ox = 0; ox < g.outWidth; ox++) {
           let sum = 0, abs = 0, terms = 0;
-          for (let c = 0; c < cg; c++)
-            for (let ky = 0; ky < g.kernelHeight; ky++)
+          for (let c = 0; c < cg; c++) {
+            const xc = x0 + c * g.inHeight * g.inWidth;
+            const wc = w0 + c * taps;
+            for (let ky = 0; ky < g.kernelHeight; ky++) {
+              const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
+              const rowIn = iy >= 0 && iy < g.inHeight;
               for (let kx = 0; kx < g.kernelWidth; kx++) {
-                const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
                 const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
-                const wv = w.data[wAt(o, c, ky, kx)];
+                const wv = w.data[wc + ky * g.kernelWidth + kx];
                 // A padding tap takes part: its product 0 * w is exact (no rounding, |term| 0), but
                 // NaN when w is +-inf or NaN.
-                if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) { sum += 0 * wv; continue; }
-                const p = x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)] * wv;
+                if (!rowIn || ix < 0 || ix >= g.inWidth) { sum += 0 * wv; continue; }
+                const p = x.data[xc + iy * g.inWidth + ix] * wv;
                 sum += p; abs += Math.abs(p); terms++;
               }
+            }
+          }
           if (bias) { sum += bias.data[o]; abs += Math.abs(bias.data[o]); terms++; }
           const i = yAt(n, o, oy, ox);
           r.value[i] = sum; r.absSum[i] = abs; r.rounds[i] = terms;
         }
+    }
   return r;
 }
 
@@ -187,6 +196,23 @@ export function maxPool2dForward64(x: Tensor, g: Pool2dGeometry): Reference {
     r.value[out] = v; r.absSum[out] = Math.abs(v); r.rounds[out] = 0; // a maximum is exact
   });
   return r;
+}
+
+/**
+ * The indices computation (maxPool2dWithIndices): y as maxPool2dForward64, and per output the
+ * index of the tap maxTap picks (the one maxPool2dBackward64 sends the gradient to), in the
+ * geometry's storage order (maxPoolIndex). Exact: absSum 0 and no rounding, so the budget is 0.
+ */
+export function maxPool2dIndices64(x: Tensor, g: Pool2dGeometry): { y: Reference; indices: Reference } {
+  const y = maxPool2dForward64(x, g);
+  const indices = reference([g.batch, g.channels, g.outHeight, g.outWidth]);
+  const planeSize = g.inHeight * g.inWidth;
+  forEachWindow(g, (plane, out, _oy, _ox, taps) => {
+    const t = maxTap(x.data, plane, taps, g.propagateNan);
+    const nc = plane / planeSize;
+    indices.value[out] = maxPoolIndex(g, Math.floor(nc / g.channels), nc % g.channels, Math.floor(t / g.inWidth), t % g.inWidth);
+  });
+  return { y, indices };
 }
 
 export function maxPool2dBackward64(x: Tensor, dy: Tensor, g: Pool2dGeometry): Reference {

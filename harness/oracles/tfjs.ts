@@ -167,6 +167,9 @@ function maxWindows(c: PoolCase): MaxWindows {
  * those, so the semantics probe can see what the engine does.
  */
 function inexpressible(backend: TfjsBackend, c: Case, computation: Computation): string | undefined {
+  // tf.maxPoolWithArgmax exists, but gives NHWC offsets (not ONNX's NCHW storage orders), has no
+  // padding choice beyond 'valid'/'same' and is not on every backend: not used.
+  if (computation === 'indices') return 'not adapted: TF.js\'s maxPoolWithArgmax gives NHWC offsets, not ONNX\'s max-pool indices';
   if (c.op === 'conv2d') {
     const g = c.geometry;
     const dilated = !ones(g.dilationHeight, g.dilationWidth);
@@ -260,7 +263,7 @@ function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation):
     }
     // The cpu conv kernels (forward, Conv2DBackpropFilter, the depthwise ones) loop over in-bounds
     // taps only; the wasm forward (XNNPACK) multiplies padding zeros, as we do.
-    if (backend === 'cpu' && nonFiniteMeetsPadding(c)[computation]) {
+    if (backend === 'cpu' && computation !== 'indices' && nonFiniteMeetsPadding(c)[computation]) {
       return computation === 'forward' ? 'skips padding taps, so a non-finite weight meeting padding stays finite'
         : 'skips padding taps, so a non-finite dy meeting padding leaves dw finite';
     }

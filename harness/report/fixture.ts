@@ -165,3 +165,28 @@ export function fixtureReport(): Report {
     },
   };
 }
+
+/** A must-reject entry the loader refused as expected. */
+export const REJECTED = {
+  name: 'stride zero', file: 'cases/rejects/invalid.yaml', line: 5, pattern: '/strides(\\[\\d\\])?: must be >= 1/', ok: true,
+  message: 'cases/rejects/invalid.yaml:8: cases[0].attributes.strides[1]: must be >= 1',
+};
+/** A must-reject entry that loaded (it fails the run), with a hostile name. */
+export const NOT_REJECTED = {
+  name: '<b>negative pad</b> & |', file: 'cases/rejects/pads.yaml', line: 12, pattern: '/pads: must be >= 0/', ok: false,
+  message: 'expected the loader to reject it with /pads: must be >= 0/, but it loaded',
+};
+
+/**
+ * The fixture with two must-reject entries, the passing one first in the report (the renderings
+ * put the failing one first), and one overflow-prone result: views' conv forward passed with 3
+ * elements accepted as overflowed against reference64.
+ */
+export function fixtureWithRejections(): Report {
+  const r = fixtureReport();
+  r.rejections = [{ ...REJECTED }, { ...NOT_REJECTED }];
+  r.results = r.results.map((x) => (x.subject === 'views' && x.caseId === CONV_ID && x.computation === 'forward' && x.state === 'passed'
+    ? { ...x, checks: x.checks.map((k) => ({ ...k, comparison: { ...k.comparison, overflowProne: 5, overflowed: 3 } })) }
+    : x));
+  return r;
+}

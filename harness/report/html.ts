@@ -6,9 +6,9 @@ import type { CheckResult } from '../check.ts';
 import { describeDisagreement } from '../run.ts';
 import { serializeReport } from './json.ts';
 import {
-  caseRows, engineOrder, engineThreads, failedChecks, failingResults, failingTimings, failureCount, fmt, foreignWarning, gateCounts, gateFailures, gateMethod,
-  logPercent, plural, type MeasuredTiming, noTimeNote, slowerText, summarize, type Summary, type TimingGroup, timingConditions, timingGroups, times,
-  versusFastest,
+  caseRows, engineOrder, engineThreads, failedChecks, failingRejections, failingResults, failingTimings, failureCount, fmt, foreignWarning, gateCounts,
+  gateFailures, gateMethod, isOverflowProne, logPercent, OVERFLOW_RULE, overflowText, plural, type MeasuredTiming, noTimeNote, type Rejection,
+  rejectionsFailuresFirst, slowerText, summarize, type Summary, type TimingGroup, timingConditions, timingGroups, times, versusFastest,
 } from './markdown.ts';
 import { gatePassed, type GateRow, type GateSummary, isMeasured, type Report, type Timing } from './types.ts';
 
@@ -65,7 +65,7 @@ svg .tick { fill: var(--muted); font-size: 11px; } svg text.value.fastest { fill
 .fastest-note { font-weight: 400; } tr.fastest td { background: #f0fff4; }
 .legend span { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 4px 0 12px; vertical-align: -1px; }
 td.state { text-align: center; white-space: nowrap; } td.s-failed, td.s-errored { background: #ffebe9; color: var(--fail); font-weight: 700; } td.s-passed { background: #f0fff4; color: var(--pass); }
-td.s-n\\/a, td.s-skipped { color: var(--muted); }
+td.s-n\\/a, td.s-skipped { color: var(--muted); } td.s-overflow { background: #fff8c5; color: var(--warn); font-weight: 600; }
 .filters { display: flex; gap: 16px; align-items: center; margin: 8px 0; } .filters input[type=search] { padding: 4px 8px; width: 320px; max-width: 100%; }
 nav { margin-top: 12px; } nav a { margin-right: 14px; color: var(--impl); text-decoration: none; }
 `;
@@ -118,7 +118,7 @@ function header(r: Report, s: Summary): string {
 <div class="panel"><h3>Settings</h3>${dl(Object.entries(e.settings))}</div>
 <div class="panel wide"><h3>Engines and threads</h3><table><thead><tr><th>Engine</th><th>Kind</th><th>Details</th><th class="num">Threads</th></tr></thead><tbody>${engineRows.join('')}</tbody></table></div>
 </div>
-<nav><a href="#summary">Summary</a><a href="#failures">Failures</a><a href="#oracles">Oracles</a>${r.gate ? '<a href="#gate">Speed gate</a>' : ''}<a href="#timings">Timings</a><a href="#results">All results</a></nav>
+<nav><a href="#summary">Summary</a><a href="#failures">Failures</a><a href="#oracles">Oracles</a>${r.rejections?.length ? '<a href="#rejections">Must-reject cases</a>' : ''}${r.gate ? '<a href="#gate">Speed gate</a>' : ''}<a href="#timings">Timings</a><a href="#results">All results</a></nav>
 </header>`;
 }
 
@@ -129,11 +129,13 @@ function summary(r: Report, s: Summary): string {
     `<div class="card ${cls}"><div class="n">${n}</div><div>${label}</div><div class="muted">${detail}</div></div>`;
   const cards = [
     card(i.failed + i.errored ? 'bad' : 'ok', `${i.passed} / ${i.passed + i.failed + i.errored}`, 'implementation results passed',
-      `${i.failed} failed, ${i.errored} errored, ${i.skipped} skipped`),
+      `${i.failed} failed, ${i.errored} errored, ${i.skipped} skipped${s.overflowProne ? `; ${s.overflowProne} overflow-prone` : ''}`),
     card(o.failed + o.errored ? 'warn' : 'ok', `${o.passed} / ${o.passed + o.failed + o.errored}`, 'oracle results agree with reference64',
       `${o.failed} disagree, ${o.errored} errored, ${r.absentOracles.length} absent`),
     card('', String(s.na), 'n/a', 'outside an engine\'s declared support'),
     card(s.caseErrors ? 'bad' : 'ok', String(s.badCaseFiles), 'bad case files', plural(s.caseErrors, 'error')),
+    ...(s.rejections.total ? [card(s.rejections.failed ? 'bad' : 'ok', `${s.rejections.total - s.rejections.failed} / ${s.rejections.total}`,
+      'must-reject cases rejected', `${s.rejections.failed} not rejected as expected`)] : []),
     card('', String(s.measuredTimings), 'timings measured', `${s.erroredTimings} errored`),
     ...(r.gate ? [card(gatePassed(r.gate) ? (r.gate.foreignBaseline?.length ? 'warn' : 'ok') : 'bad', gatePassed(r.gate) ? 'passed' : 'failed', 'speed gate',
       `${gateCounts(r.gate)}${r.gate.foreignBaseline?.length ? '; baseline from another machine' : ''}`)] : []),
@@ -172,12 +174,30 @@ function failures(r: Report): string {
   const timed = failingTimings(r).map((t) => article('failure', 'ERROR',
     `${esc(t.engine)} <span class="muted">on</span> <span class="mono">${esc(t.caseId)}</span> <span class="muted">(${esc(t.computation)})</span>`,
     `Errored while timed: <code>${esc(t.error)}</code>`));
-  const items = [...failingResults(r).map(failureArticle), ...timed, ...gateArticles(r.gate)];
+  const rejected = failingRejections(r).map((x) => article('failure rejection', 'NOT REJECTED', rejectionTitle(x),
+    `Must-reject case: expected the loader to refuse it with <code>${esc(x.pattern)}</code>. ${esc(x.message)}`));
+  const items = [...failingResults(r).map(failureArticle), ...timed, ...rejected, ...gateArticles(r.gate)];
   const caseErrors = r.caseErrors.length
     ? `<h3>Case file errors</h3><ul class="plain">${r.caseErrors.map((e) => `<li><code>${esc(e.file)}:${e.line}</code>${e.field ? ` <code>${esc(e.field)}</code>` : ''}: ${esc(e.message)}</li>`).join('')}</ul>`
     : '';
   const body = items.length || caseErrors ? items.join('\n') : '<p class="pass">Nothing failed.</p>';
   return `<section id="failures"><h2>Failures (${failureCount(r)})</h2>${body}${caseErrors}</section>`;
+}
+
+const rejectionTitle = (x: Rejection) =>
+  `${esc(x.name)} <span class="muted">in</span> <span class="mono">${esc(x.file)}:${x.line}</span>`;
+
+/** Every must-reject entry, the failing ones first: the loader's checks. */
+function rejections(r: Report): string {
+  const all = rejectionsFailuresFirst(r);
+  if (!all.length) return '';
+  const failed = failingRejections(r).length;
+  const rows = all.map((x) => `<tr>${td(x.ok ? 'rejected' : 'NOT REJECTED', x.ok ? 'pass' : 'fail')}${td(esc(x.name))}${td(`${esc(x.file)}:${x.line}`, 'mono')}` +
+    `${td(esc(x.pattern), 'mono')}${td(esc(x.message))}</tr>`);
+  return `<section id="rejections"><h2>Must-reject cases <span class="badge ${failed ? 'bad' : 'ok'}">${all.length - failed} / ${all.length} rejected</span></h2>` +
+    `<p class="muted">Entries of the case files the loader must refuse with a matching message (<code>reject:</code>)` +
+    `${failed ? '; those that were not are listed under <a href="#failures">Failures</a>' : ''}.</p>` +
+    `<table><thead><tr><th>Outcome</th><th>Entry</th><th>Where</th><th>Pattern</th><th>Loader said</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }
 
 function oracles(r: Report): string {
@@ -309,6 +329,7 @@ function results(r: Report): string {
     const cells = engines.map((e) => {
       const x = r.results.find((y) => y.subject === e && y.caseId === row.caseId && y.computation === row.computation);
       if (!x) return '<td></td>';
+      if (isOverflowProne(x)) return `<td class="state s-overflow" title="${esc(`passed: ${overflowText(x)}`)}">overflow-prone</td>`;
       const tip = x.state === 'errored' ? x.error : x.state === 'skipped' || x.state === 'n/a' ? x.reason
         : x.state === 'failed' ? failedChecks(x).map((k) => k.title).join('; ') : 'passed';
       return `<td class="state s-${x.state}" title="${esc(tip)}">${STATE_WORD[x.state]}</td>`;
@@ -320,7 +341,7 @@ function results(r: Report): string {
   return `<section id="results"><h2>All results</h2>
 <div class="filters"><input type="search" id="filter-text" placeholder="Filter by case or computation"><label><input type="checkbox" id="filter-bad"> only rows with a failure</label></div>
 <table id="results-table"><thead><tr><th>Case</th><th>Computation</th>${engines.map((e) => `<th title="${esc(kind(e))}">${esc(e)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
-<p class="muted">Hover a cell for the reason or the failing tensors.</p></section>`;
+<p class="muted">Hover a cell for the reason or the failing tensors. <b>overflow-prone</b>: passed, with elements non-finite where float32 may overflow, which are accepted (${esc(OVERFLOW_RULE)}).</p></section>`;
 }
 
 export function renderHtml(r: Report): string {
@@ -342,6 +363,7 @@ ${header(r, s)}
 ${summary(r, s)}
 ${failures(r)}
 ${oracles(r)}
+${rejections(r)}
 ${gate(r)}
 ${timings(r)}
 ${results(r)}

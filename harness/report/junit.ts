@@ -1,8 +1,9 @@
 // JUnit XML for CI systems: one <testsuite> per engine (implementation or oracle), one <testcase>
-// per result; bad case files and the speed gate, when present, as suites of their own.
+// per result; bad case files, must-reject entries and the speed gate, when present, as suites of
+// their own.
 import { safeLine } from '../terminal.ts';
 import { type CheckResult, describeFailure } from '../check.ts';
-import { engineOrder, failedChecks, foreignWarning, logPercent } from './markdown.ts';
+import { engineOrder, failedChecks, foreignWarning, isOverflowProne, logPercent, overflowText, type Rejection } from './markdown.ts';
 import type { Report } from './types.ts';
 
 /** XML text and attribute values: the five entities, line breaks kept in attributes, characters XML 1.0 forbids replaced. */
@@ -38,7 +39,7 @@ function suite(name: string, properties: [string, string][], cases: { name: stri
 function resultCase(x: CheckResult): { name: string; outcome: '' | 'failure' | 'error' | 'skipped'; body: string } {
   const name = `${x.caseId} ${x.computation}`;
   switch (x.state) {
-    case 'passed': return { name, outcome: '', body: '' };
+    case 'passed': return { name, outcome: '', body: isOverflowProne(x) ? `<system-out>${text(`overflow-prone: ${overflowText(x)}`)}</system-out>` : '' };
     case 'failed': {
       const message = failedChecks(x).map((k) => k.title).join('; ');
       return { name, outcome: 'failure', body: `<failure message="${xml(message)}" type="mismatch">${text(describeFailure(x))}</failure>` };
@@ -49,6 +50,14 @@ function resultCase(x: CheckResult): { name: string; outcome: '' | 'failure' | '
   }
 }
 
+/** A must-reject entry: passes when the loader refused it with a matching message. */
+function rejectionCase(x: Rejection): { name: string; outcome: '' | 'failure'; body: string } {
+  const name = `${x.file}:${x.line} ${x.name}`;
+  if (x.ok) return { name, outcome: '', body: `<system-out>${text(`rejected as expected (pattern ${x.pattern}): ${x.message}`)}</system-out>` };
+  const message = `not rejected as expected (pattern ${x.pattern}): ${x.message}`;
+  return { name, outcome: 'failure', body: `<failure message="${xml(message)}" type="must-reject">${text(message)}</failure>` };
+}
+
 export function renderJunit(r: Report): string {
   const suites: Suite[] = [];
   if (r.caseErrors.length) {
@@ -57,13 +66,14 @@ export function renderJunit(r: Report): string {
       return { name: `${e.file}:${e.line}${e.field ? ` ${e.field}` : ''}`, outcome: 'failure', body: `<failure message="${xml(message)}" type="case-file">${text(message)}</failure>` };
     })));
   }
+  if (r.rejections?.length) suites.push(suite('must-reject cases', [], r.rejections.map(rejectionCase)));
   for (const engine of engineOrder(r)) {
     const mine = r.results.filter((x) => x.subject === engine);
     if (!mine.length) continue;
     const oracle = r.oracles.find((o) => o.name === engine);
     const impl = r.implementations.find((i) => i.name === engine);
     const properties: [string, string][] = [['kind', mine[0].kind]];
-    if (impl) properties.push(['layout', impl.layout], ['source', impl.source]);
+    if (impl) properties.push(['layout', impl.layout], ['source', impl.source], ...(impl.threads !== undefined ? [['threads', String(impl.threads)] satisfies [string, string]] : []));
     if (oracle) properties.push(['threads', String(oracle.threads)], ...Object.entries(oracle.versions));
     suites.push(suite(engine, properties, mine.map(resultCase)));
   }

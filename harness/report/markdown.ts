@@ -2,7 +2,7 @@
 // speed gate and timings, then every result in a collapsed table. Also the counting and number
 // formatting the HTML page shares.
 import { safe } from '../terminal.ts';
-import type { CheckResult } from '../check.ts';
+import { type CheckResult, overflowedElements } from '../check.ts';
 import { formatMismatch } from '../compare.ts';
 import type { Computation } from '../invoke.ts';
 import { describeDisagreement } from '../run.ts';
@@ -24,7 +24,11 @@ export interface Summary {
   disagreements: number;
   measuredTimings: number;
   erroredTimings: number;
-  /** Implementation failures, case file errors or a failed gate. */
+  /** Implementation results that passed with elements accepted as overflowed (counted in implementations.passed too). */
+  overflowProne: number;
+  /** Must-reject entries of the case files, and those not rejected as expected. */
+  rejections: { total: number; failed: number };
+  /** Nothing that fails the run: no implementation failure or timing error, bad case file, must-reject entry that loaded, or failed gate. */
   ok: boolean;
 }
 
@@ -39,15 +43,39 @@ export function summarize(r: Report): Summary {
     passed: count('oracle', 'passed'), failed: count('oracle', 'failed'), errored: count('oracle', 'errored'),
     na: count('oracle', 'n/a'), skipped: count('oracle', 'skipped'),
   };
+  const rejections = { total: (r.rejections ?? []).length, failed: failingRejections(r).length };
   return {
     implementations, oracles, na: implementations.na + oracles.na,
     caseErrors: r.caseErrors.length, badCaseFiles: new Set(r.caseErrors.map((e) => e.file)).size,
     disagreements: r.disagreements.length,
     measuredTimings: r.timings.filter((t) => t.state === 'measured').length,
     erroredTimings: r.timings.filter((t) => t.state === 'errored').length,
-    ok: implementations.failed + implementations.errored === 0 && r.caseErrors.length === 0 && (r.gate ? gatePassed(r.gate) : true),
+    overflowProne: r.results.filter((x) => x.kind === 'implementation' && isOverflowProne(x)).length,
+    rejections,
+    ok: implementations.failed + implementations.errored === 0 && failingTimings(r).length === 0 && r.caseErrors.length === 0 &&
+      rejections.failed === 0 && (r.gate ? gatePassed(r.gate) : true),
   };
 }
+
+/** A must-reject entry of the report (`rejections`). */
+export type Rejection = NonNullable<Report['rejections']>[number];
+
+/** Must-reject entries that were not rejected as expected (each fails the run), in report order. */
+export const failingRejections = (r: Report): Rejection[] => (r.rejections ?? []).filter((x) => !x.ok);
+
+/** All must-reject entries, the failing ones first (report order within each). */
+export const rejectionsFailuresFirst = (r: Report): Rejection[] =>
+  [...failingRejections(r), ...(r.rejections ?? []).filter((x) => x.ok)];
+
+/** A passed result with elements accepted as overflowed against reference64 (cases/README.md "Numerics rules"). */
+export const isOverflowProne = (x: CheckResult): boolean => x.state === 'passed' && overflowedElements(x) > 0;
+
+/** Where the overflow rule is written down, for the renderings' notes. */
+export const OVERFLOW_RULE = 'cases/README.md, "Numerics rules": float32 overflow';
+
+/** "1 element non-finite where float32 may overflow, accepted": what an overflow-prone result's mark means. */
+export const overflowText = (x: CheckResult): string =>
+  `${plural(overflowedElements(x), 'element')} non-finite where float32 may overflow, accepted against reference64 (${OVERFLOW_RULE})`;
 
 /** Implementation results that failed or threw, in report order. */
 export function failingResults(r: Report): CheckResult[] {
@@ -150,6 +178,8 @@ export function foreignWarning(g: GateSummary): string {
     : '';
 }
 export const STATE_MARK: Record<CheckResult['state'], string> = { passed: '✅', failed: '❌', errored: '💥', skipped: '⏭️', 'n/a': 'n/a' };
+/** The mark of a passed result that is overflow-prone (isOverflowProne), in place of ✅. */
+export const OVERFLOW_MARK = '⚠️ overflow-prone';
 
 /** "✅ passed · ❌ failed · ..." for under a results table. */
 export const stateLegend = (): string =>
@@ -184,7 +214,8 @@ export function caseRows(r: Report, items: readonly { caseId: string; computatio
   const order = new Map(r.cases.map((c, i) => [c.id, i]));
   for (const x of items) if (!seen.has(key(x))) seen.set(key(x), { caseId: x.caseId, computation: x.computation });
   const rank = (x: CaseRow) => order.get(x.caseId) ?? r.cases.length;
-  return [...seen.values()].sort((a, b) => rank(a) - rank(b) || (a.computation === b.computation ? 0 : a.computation === 'forward' ? -1 : 1));
+  const byComputation: Record<Computation, number> = { forward: 0, backward: 1, indices: 2 };
+  return [...seen.values()].sort((a, b) => rank(a) - rank(b) || byComputation[a.computation] - byComputation[b.computation]);
 }
 
 export type MeasuredTiming = Extract<Timing, { state: 'measured' }>;
@@ -257,10 +288,10 @@ export function gateFailures(g: GateSummary | undefined): GateFailures {
 export const failingTimings = (r: Report): Extract<Timing, { state: 'errored' }>[] =>
   r.timings.filter((t): t is Extract<Timing, { state: 'errored' }> => t.kind === 'implementation' && t.state === 'errored');
 
-/** How many entries the Failures section lists: failing checks and timings, case file errors and the gate's failures. */
+/** How many entries the Failures section lists: failing checks and timings, case file errors, must-reject entries that loaded, and the gate's failures. */
 export function failureCount(r: Report): number {
   const g = gateFailures(r.gate);
-  return failingResults(r).length + failingTimings(r).length + r.caseErrors.length +
+  return failingResults(r).length + failingTimings(r).length + r.caseErrors.length + failingRejections(r).length +
     g.slower.length + g.errored.length + g.regressions.length + g.stillFailing.length;
 }
 
@@ -290,7 +321,7 @@ function table(head: string[], rows: string[][], align?: ('l' | 'r')[]): string[
 function headline(r: Report, s: Summary): string[] {
   const i = s.implementations;
   const o = s.oracles;
-  const implParts = [`${i.passed} passed`, `${i.failed} failed`, ...(i.errored ? [`${i.errored} errored`] : []), ...(i.skipped ? [`${i.skipped} skipped`] : [])];
+  const implParts = [`${i.passed} passed${s.overflowProne ? ` (${s.overflowProne} overflow-prone)` : ''}`, `${i.failed} failed`, ...(i.errored ? [`${i.errored} errored`] : []), ...(i.skipped ? [`${i.skipped} skipped`] : [])];
   const oracleParts = [
     `${o.passed} agree with reference64`, `${o.failed} disagree`, ...(o.errored ? [`${o.errored} errored`] : []),
     ...(r.absentOracles.length ? [`${r.absentOracles.length} absent`] : []),
@@ -303,6 +334,10 @@ function headline(r: Report, s: Summary): string[] {
     `**n/a:** ${s.na} (outside an engine's declared support)  `,
     `**Case files:** ${s.caseErrors ? `❌ ${plural(s.badCaseFiles, 'bad file')} (${plural(s.caseErrors, 'error')})` : 'all loaded'}  `,
   ];
+  const j = s.rejections;
+  if (j.total) {
+    lines.push(`**Must-reject cases:** ${j.failed ? `❌ ${j.failed} of ${j.total} not rejected as expected` : `✅ ${j.total} rejected as expected`}  `);
+  }
   if (r.gate) {
     const passed = gatePassed(r.gate);
     lines.push(`**Speed gate:** ${passed ? '✅ passed' : '❌ failed'} (${gateCounts(r.gate)})${r.gate.foreignBaseline?.length ? ' · ⚠️ baseline from another machine' : ''}  `);
@@ -317,7 +352,38 @@ function headline(r: Report, s: Summary): string[] {
 function failures(r: Report): string[] {
   const total = failureCount(r);
   if (!total) return [];
-  return ['', `### ❌ Failures (${total})`, ...checkFailures(r), ...timingFailures(r), ...caseErrors(r), ...gateFailureLines(r)];
+  return ['', `### ❌ Failures (${total})`, ...checkFailures(r), ...timingFailures(r), ...caseErrors(r), ...rejectionFailures(r), ...gateFailureLines(r)];
+}
+
+/** "**stride zero** (cases/rejects/invalid.yaml:5)": a must-reject entry and where it is. */
+const rejectionWhere = (x: Rejection) => `**${md(x.name)}** (${md(x.file)}:${x.line})`;
+
+function rejectionFailures(r: Report): string[] {
+  const failing = failingRejections(r);
+  if (!failing.length) return [];
+  return ['', `#### Must-reject cases (${failing.length})`, '', ...failing.map((x) => `- ❌ ${rejectionWhere(x)}: ${md(x.message)}`)];
+}
+
+/** Every must-reject entry, the failing ones first: what the loader was to refuse, and what it said. */
+function rejectionSection(r: Report): string[] {
+  const all = rejectionsFailuresFirst(r);
+  if (!all.length) return [];
+  const failed = failingRejections(r).length;
+  const rows = all.map((x) => [x.ok ? '✅ rejected' : '❌ not rejected', `${md(x.name)}`, `${md(x.file)}:${x.line}`, md(x.pattern), md(x.message)]);
+  return ['', `### ${failed ? '❌' : '✅'} Must-reject cases (${all.length})`, '',
+    `${all.length - failed} of ${all.length} rejected by the loader with a matching message${failed ? ` (the ${plural(failed, 'other is', 'others are')} listed under Failures)` : ''}.`,
+    ...details(`Must-reject table (${plural(all.length, 'entry', 'entries')}, failing first)`, table(['Outcome', 'Entry', 'Where', 'Pattern', 'Loader said'], rows)),
+  ];
+}
+
+/** Implementation results that passed with elements accepted as overflowed: listed, as the results table is folded away. */
+function overflowSection(r: Report): string[] {
+  const prone = r.results.filter((x) => x.kind === 'implementation' && isOverflowProne(x));
+  if (!prone.length) return [];
+  return ['', `### ⚠️ Overflow-prone results (${prone.length})`, '',
+    `Passed, with elements non-finite where float32 may overflow, which are accepted (${md(OVERFLOW_RULE)}):`, '',
+    ...prone.map((x) => `- ⚠️ **${md(x.subject)}** on ${md(x.caseId)} (${x.computation}): ${md(plural(overflowedElements(x), 'element'))} accepted as overflowed`),
+  ];
 }
 
 function timingFailures(r: Report): string[] {
@@ -466,13 +532,15 @@ function resultTable(r: Report): string[] {
     md(row.caseId), row.computation,
     ...engines.map((e) => {
       const x = r.results.find((y) => y.subject === e && y.caseId === row.caseId && y.computation === row.computation);
-      return x ? STATE_MARK[x.state] : '';
+      if (!x) return '';
+      return isOverflowProne(x) ? OVERFLOW_MARK : STATE_MARK[x.state];
     }),
   ]);
+  const overflowLegend = ` · ${OVERFLOW_MARK}: passed, with elements non-finite where float32 may overflow, accepted (${md(OVERFLOW_RULE)})`;
   return [
     '', '<details><summary>All results (' + `${caseRows(r, r.results).length} case computations x ${engines.length} engines)</summary>`, '',
     ...table(['Case', 'Computation', ...engines.map(md)], rows),
-    '', `<sub>${stateLegend()}</sub>`, '', '</details>',
+    '', `<sub>${stateLegend()}${overflowLegend}</sub>`, '', '</details>',
   ];
 }
 
@@ -482,6 +550,8 @@ export function renderMarkdown(r: Report): string {
     ...headline(r, s),
     ...failures(r),
     ...oracleTrouble(r),
+    ...rejectionSection(r),
+    ...overflowSection(r),
     ...gateSection(r),
     ...timingSection(r),
     ...resultTable(r),

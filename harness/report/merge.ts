@@ -1,4 +1,5 @@
-// Combining shard reports (run --shard i/n) into one: cases, results and timings concatenated.
+// Combining shard reports (run --shard i/n) into one: cases, results and timings concatenated;
+// case errors and must-reject entries, which every shard loads alike, once each.
 import { ReportFormatError } from './json.ts';
 import type { Report } from './types.ts';
 
@@ -14,14 +15,25 @@ export function mergeReports(reports: readonly Report[], name: string): Report {
   }
   const byName = <T extends { name: string }>(lists: T[][]): T[] => [...new Map(lists.flat().map((x) => [x.name, x])).values()];
   const caseErrors = new Map(reports.flatMap((r) => r.caseErrors).map((e) => [e.message, e]));
+  // Each shard judges every must-reject entry of its case files: one per file, line and name, a
+  // failing judgement kept over a passing one should the shards ever differ.
+  const rejections = new Map<string, NonNullable<Report['rejections']>[number]>();
+  for (const x of reports.flatMap((r) => r.rejections ?? [])) {
+    const key = JSON.stringify([x.file, x.line, x.name]);
+    const known = rejections.get(key);
+    if (!known || (known.ok && !x.ok)) rejections.set(key, x);
+  }
+  // A shard's phase times are its own: the merged report has none (the schema says so).
+  const { phasesMs: _phases, ...rest } = first;
   return {
-    ...first,
+    ...rest,
     name,
     createdAt: new Date().toISOString(),
     implementations: byName(reports.map((r) => r.implementations)),
     oracles: byName(reports.map((r) => r.oracles)),
     absentOracles: byName(reports.map((r) => r.absentOracles)),
     caseErrors: [...caseErrors.values()],
+    ...(reports.some((r) => r.rejections) ? { rejections: [...rejections.values()] } : {}),
     cases: reports.flatMap((r) => r.cases),
     results: reports.flatMap((r) => r.results),
     disagreements: reports.flatMap((r) => r.disagreements),

@@ -28,10 +28,10 @@ export function reportSchemas(Type: typeof TypeBox) {
   const strings = Type.Array(Type.String());
   const strRecord = (description?: string) => Type.Record(Type.String(), Type.String(), description === undefined ? {} : { description });
 
-  const ComputationSchema = Type.Enum(['forward', 'backward']);
+  const ComputationSchema = Type.Enum(['forward', 'backward', 'indices'], { description: 'forward, backward, or indices (max pooling: y and the indices of its maxima).' });
   const SubjectKindSchema = Type.Enum(['implementation', 'oracle']);
-  /** An output (y, dx, dw, db) or an input (a breach of the call contract writes one). */
-  const TensorNameSchema = Type.Enum(['y', 'dx', 'dw', 'db', 'x', 'w', 'bias', 'dy']);
+  /** An output (y, dx, dw, db, indices) or an input (a breach of the call contract writes one). */
+  const TensorNameSchema = Type.Enum(['y', 'dx', 'dw', 'db', 'indices', 'x', 'w', 'bias', 'dy']);
 
   const EnvironmentSchema = Type.Object({
     node: Type.String(), platform: Type.String(), arch: Type.String(), cpuModel: Type.String(), cores: int(), memoryGiB: num(),
@@ -56,6 +56,9 @@ export function reportSchemas(Type: typeof TypeBox) {
     ...commonGeometry, channels: int(),
     countIncludePad: Type.Boolean({ description: 'Average pooling: explicit padding counts in the divisor.' }),
     propagateNan: Type.Boolean({ description: 'Max pooling: a NaN in a window makes the output NaN (true) or is skipped (false).' }),
+    storageOrder: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)], {
+      description: 'Max pooling\'s indices (ONNX storage_order): 0 row-major offsets into x, 1 column-major within each plane. Absent (0) in reports written before the indices computation.',
+    })),
     backwardBytes: int('float32 bytes read and written by one backward call (x, dy, dx).'),
   });
 
@@ -184,6 +187,11 @@ export function reportSchemas(Type: typeof TypeBox) {
     disagreements: Type.Array(DisagreementSchema),
     timings: Type.Array(TimingSchema),
     gate: Type.Optional(GateSummarySchema),
+    phasesMs: Type.Optional(Type.Object({
+      loading: num({ description: 'Cases loaded, kernel hosts and oracles started.' }),
+      checking: num({ description: 'Every computation checked.' }),
+      timing: num({ description: 'The bench cases timed (0 with --no-bench).' }),
+    }, { description: "Wall time of a run's phases, ms (absent in merged reports and the API's)." })),
     shards: Type.Optional(Type.Array(Type.Object({ index: int(), count: int() }), {
       description: 'Set when this run was one shard of several (--shard i/n), or lists the merged shards.',
     })),

@@ -1,6 +1,8 @@
 // Max pooling by direct loops. Padding never wins; ties go to the first maximum in row-major
-// window order; a NaN wins (propagateNan) or is skipped.
-import type { Pool2dGeometry } from '../../harness/geometry.ts';
+// window order; a NaN wins (propagateNan) or is skipped. maxPool2dWithIndices also gives, per
+// output, the index of that maximum (the tap the gradient goes to) in the geometry's storage order.
+import { maxPoolIndex, type Pool2dGeometry } from '../../harness/geometry.ts';
+import type { MaxPoolWithIndices } from '../../harness/implementation.ts';
 import { type Tensor, zeros } from '../../harness/tensor.ts';
 
 /** Flat input offset of the maximum of the window of output (plane, oy, ox); valid geometry always has a tap. */
@@ -48,4 +50,23 @@ export function maxPool2dBackward(x: Tensor, dy: Tensor, g: Pool2dGeometry): Ten
       for (let ox = 0; ox < g.outWidth; ox++) dx[argmax(x, g, plane, oy, ox)] += dy.data[o++];
   }
   return { shape: [...x.shape], data: Float32Array.from(dx) };
+}
+
+export function maxPool2dWithIndices(x: Tensor, g: Pool2dGeometry): MaxPoolWithIndices {
+  const y = zeros([g.batch, g.channels, g.outHeight, g.outWidth]);
+  const indices = zeros(y.shape);
+  const planeSize = g.inHeight * g.inWidth;
+  let o = 0;
+  for (let n = 0; n < g.batch; n++)
+    for (let c = 0; c < g.channels; c++) {
+      const plane = (n * g.channels + c) * planeSize;
+      for (let oy = 0; oy < g.outHeight; oy++)
+        for (let ox = 0; ox < g.outWidth; ox++, o++) {
+          const i = argmax(x, g, plane, oy, ox);
+          y.data[o] = x.data[i];
+          const within = i - plane;
+          indices.data[o] = maxPoolIndex(g, n, c, Math.floor(within / g.inWidth), within % g.inWidth);
+        }
+    }
+  return { y, indices };
 }
