@@ -1,6 +1,8 @@
 // The fast conv against a plain float64 loop, on shapes chosen to break index arithmetic: sizes
 // that are not multiples of the tiles, odd channel counts, every path (Winograd, depthwise,
-// pointwise, general GEMM), with and without the helper thread.
+// pointwise, general GEMM), with and without the helper thread. With WebAssembly SIMD every
+// non-depthwise case runs the float32 SIMD GEMM (the 'winograd' ones too); CONVBENCH_FAST_NO_SIMD=1
+// runs them on the TypeScript paths.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ConvAttributes, type Conv2dGeometry, conv2dGeometry } from '../../harness/geometry.ts';
 import type { Tensor } from '../../harness/tensor.ts';

@@ -1,5 +1,8 @@
 // The fast conv: picks a kernel per geometry and splits it across both cores when that pays.
 //   depthwise (groups = input channels)            -> direct loops (depthwise.ts)
+//   with WebAssembly SIMD (wasm.ts), everything else -> im2col + the float32 SIMD GEMM (conv-gemm.ts);
+//     measured 5-10x faster than Winograd's scalar float64 GEMM on the 3x3 stride-1 bench case
+//   without it:
 //   3x3, stride 1, undilated, ungrouped, finite    -> Winograd F(4x4, 3x3) in float64 (winograd.ts);
 //     backward too: dx as the Winograd conv of dy with the flipped filter, dw in the Winograd domain
 //   anything else                                  -> im2col + packed GEMM (conv-gemm.ts)
@@ -10,6 +13,7 @@ import type { ConvGradients } from '../../harness/implementation.ts';
 import type { Tensor } from '../../harness/tensor.ts';
 import { type Job, runJob } from './conv-jobs.ts';
 import { helperLoaded, runShared, THREADS, worthThreads } from './threads.ts';
+import { simd } from './wasm.ts';
 import { filtersFromGrad, tilesOf, transformedLength, transformFilters, type WinogradPlan } from './winograd.ts';
 
 export { THREADS };
@@ -87,9 +91,9 @@ function allFinite(a: Float32Array): boolean {
 
 const isDepthwise = (g: Conv2dGeometry) => g.groups === g.inChannels && g.groups > 1;
 
-/** Winograd's shape test: 3x3, stride 1, no dilation, one group, and enough work to amortise the transforms. */
+/** Winograd's shape test (without SIMD only): 3x3, stride 1, no dilation, one group, and enough work to amortise the transforms. */
 function winogradShape(g: Conv2dGeometry): boolean {
-  return g.kernelHeight === 3 && g.kernelWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
+  return !simd && g.kernelHeight === 3 && g.kernelWidth === 3 && g.strideHeight === 1 && g.strideWidth === 1 &&
     g.dilationHeight === 1 && g.dilationWidth === 1 && g.groups === 1 &&
     g.inChannels >= 8 && g.outChannels >= 8 && g.outHeight * g.outWidth >= 64;
 }
