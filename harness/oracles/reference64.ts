@@ -52,7 +52,21 @@ export function conv2dForward64(x: Tensor, w: Tensor, bias: Tensor | undefined, 
       for (let oy = 0; oy < g.outHeight; oy++)
         for (let ox = 0; ox < g.outWidth; ox++) {
           let sum = 0, abs = 0, terms = 0;
-          for (let c = 0; c < cg; c++) {
+          const top = oy * g.strideHeight - g.padTop, left = ox * g.strideWidth - g.padLeft;
+          const inside = top >= 0 && top + g.effectiveKernelHeight <= g.inHeight && left >= 0 && left + g.effectiveKernelWidth <= g.inWidth;
+          for (let c = 0; c < cg && inside; c++) {
+            // A window inside the input: no padding taps, the same products in the same order.
+            const xc = x0 + c * g.inHeight * g.inWidth + top * g.inWidth + left;
+            const wc = w0 + c * taps;
+            for (let ky = 0; ky < g.kernelHeight; ky++) {
+              const xr = xc + ky * g.dilationHeight * g.inWidth, wr = wc + ky * g.kernelWidth;
+              for (let kx = 0; kx < g.kernelWidth; kx++) {
+                const p = x.data[xr + kx * g.dilationWidth] * w.data[wr + kx];
+                sum += p; abs += Math.abs(p); terms++;
+              }
+            }
+          }
+          for (let c = 0; c < cg && !inside; c++) {
             const xc = x0 + c * g.inHeight * g.inWidth;
             const wc = w0 + c * taps;
             for (let ky = 0; ky < g.kernelHeight; ky++) {
@@ -91,49 +105,79 @@ function target(i: number, k: number, stride: number, pad: number, dilation: num
   return o < outSize ? o : -1;
 }
 
+/**
+ * For each input index i along one axis, the (tap k, output o) pairs whose window reads it, in
+ * increasing k: pairs of i are kOf/oOf[start[i] .. start[i + 1]).
+ */
+function readersOf(inSize: number, kernel: number, stride: number, pad: number, dilation: number, outSize: number) {
+  const start = new Int32Array(inSize + 1), kOf: number[] = [], oOf: number[] = [];
+  for (let i = 0; i < inSize; i++) {
+    start[i] = kOf.length;
+    for (let k = 0; k < kernel; k++) {
+      const o = target(i, k, stride, pad, dilation, outSize);
+      if (o >= 0) { kOf.push(k); oOf.push(o); }
+    }
+  }
+  start[inSize] = kOf.length;
+  return { start, kOf: Int32Array.from(kOf), oOf: Int32Array.from(oOf) };
+}
+
+/** source() for every (tap k, output o) of one axis: table[k * outSize + o]. */
+function sourcesOf(outSize: number, kernel: number, stride: number, pad: number, dilation: number, size: number): Int32Array {
+  const table = new Int32Array(kernel * outSize);
+  for (let k = 0; k < kernel; k++) for (let o = 0; o < outSize; o++) table[k * outSize + o] = source(o, k, stride, pad, dilation, size);
+  return table;
+}
+
 export function conv2dBackward64(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeometry): { dx: Reference; dw: Reference; db: Reference } {
   const { cg, og, xAt, wAt, yAt } = convIndexers(g);
   const dx = reference([g.batch, g.inChannels, g.inHeight, g.inWidth]);
+  const rows = readersOf(g.inHeight, g.kernelHeight, g.strideHeight, g.padTop, g.dilationHeight, g.outHeight);
+  const cols = readersOf(g.inWidth, g.kernelWidth, g.strideWidth, g.padLeft, g.dilationWidth, g.outWidth);
   for (let n = 0; n < g.batch; n++)
     for (let c = 0; c < g.inChannels; c++) {
       const group = Math.floor(c / cg);
       for (let iy = 0; iy < g.inHeight; iy++)
         for (let ix = 0; ix < g.inWidth; ix++) {
           let sum = 0, abs = 0, terms = 0;
-          for (let o = group * og; o < (group + 1) * og; o++)
-            for (let ky = 0; ky < g.kernelHeight; ky++) {
-              const oy = target(iy, ky, g.strideHeight, g.padTop, g.dilationHeight, g.outHeight);
-              if (oy < 0) continue;
-              for (let kx = 0; kx < g.kernelWidth; kx++) {
-                const ox = target(ix, kx, g.strideWidth, g.padLeft, g.dilationWidth, g.outWidth);
-                if (ox < 0) continue;
-                const p = dy.data[yAt(n, o, oy, ox)] * w.data[wAt(o, c - group * cg, ky, kx)];
+          for (let o = group * og; o < (group + 1) * og; o++) {
+            const dy0 = yAt(n, o, 0, 0), w0 = wAt(o, c - group * cg, 0, 0);
+            for (let r = rows.start[iy]; r < rows.start[iy + 1]; r++) {
+              const dyRow = dy0 + rows.oOf[r] * g.outWidth, wRow = w0 + rows.kOf[r] * g.kernelWidth;
+              for (let q = cols.start[ix]; q < cols.start[ix + 1]; q++) {
+                const p = dy.data[dyRow + cols.oOf[q]] * w.data[wRow + cols.kOf[q]];
                 sum += p; abs += Math.abs(p); terms++;
               }
             }
+          }
           const i = xAt(n, c, iy, ix);
           dx.value[i] = sum; dx.absSum[i] = abs; dx.rounds[i] = terms;
         }
     }
   const dw = reference([...w.shape]);
+  const srcY = sourcesOf(g.outHeight, g.kernelHeight, g.strideHeight, g.padTop, g.dilationHeight, g.inHeight);
+  const srcX = sourcesOf(g.outWidth, g.kernelWidth, g.strideWidth, g.padLeft, g.dilationWidth, g.inWidth);
   for (let o = 0; o < g.outChannels; o++)
     for (let c = 0; c < cg; c++)
       for (let ky = 0; ky < g.kernelHeight; ky++)
         for (let kx = 0; kx < g.kernelWidth; kx++) {
           let sum = 0, abs = 0, terms = 0;
-          for (let n = 0; n < g.batch; n++)
+          for (let n = 0; n < g.batch; n++) {
+            const x0 = xAt(n, Math.floor(o / og) * cg + c, 0, 0);
             for (let oy = 0; oy < g.outHeight; oy++) {
-              const iy = source(oy, ky, g.strideHeight, g.padTop, g.dilationHeight, g.inHeight);
+              const iy = srcY[ky * g.outHeight + oy];
+              const dyRow = yAt(n, o, oy, 0);
               for (let ox = 0; ox < g.outWidth; ox++) {
-                const ix = source(ox, kx, g.strideWidth, g.padLeft, g.dilationWidth, g.inWidth);
-                const d = dy.data[yAt(n, o, oy, ox)];
+                const ix = srcX[kx * g.outWidth + ox];
+                const d = dy.data[dyRow + ox];
                 // A padding tap takes part: 0 * dy, exact (no rounding, |term| 0) but NaN when dy
                 // is +-inf or NaN.
                 if (iy < 0 || ix < 0) { sum += 0 * d; continue; }
-                const p = d * x.data[xAt(n, Math.floor(o / og) * cg + c, iy, ix)];
+                const p = d * x.data[x0 + iy * g.inWidth + ix];
                 sum += p; abs += Math.abs(p); terms++;
               }
             }
+          }
           const i = wAt(o, c, ky, kx);
           dw.value[i] = sum; dw.absSum[i] = abs; dw.rounds[i] = terms;
         }
@@ -169,12 +213,13 @@ function windowTaps(g: Pool2dGeometry, oy: number, ox: number): number[] {
  * tap whose value no other non-NaN tap exceeds; an all-NaN window gives its first tap.
  */
 function maxTap(values: Float32Array, plane: number, taps: number[], propagateNan: boolean): number {
-  const finiteOrInf = taps.filter((t) => !Number.isNaN(values[plane + t]));
-  if (finiteOrInf.length < taps.length && (propagateNan || finiteOrInf.length === 0)) {
-    return taps.find((t) => Number.isNaN(values[plane + t])) as number;
+  let firstNan = -1, best = -1;
+  for (const t of taps) {
+    const v = values[plane + t];
+    if (Number.isNaN(v)) { if (firstNan < 0) firstNan = t; continue; }
+    if (best < 0 || v > values[plane + best]) best = t; // strict: ties keep the first
   }
-  const max = Math.max(...finiteOrInf.map((t) => values[plane + t]));
-  return finiteOrInf.find((t) => values[plane + t] === max) as number;
+  return firstNan >= 0 && (propagateNan || best < 0) ? firstNan : best;
 }
 
 /** Visits every (plane, output offset, window taps) of a pooling geometry. */
