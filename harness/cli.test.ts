@@ -33,6 +33,13 @@ const base = ['--cases', CASES, '--oracle', 'none', '--reports-dir', dir];
 const quick = [...base, '--no-bench'];
 
 describe('convbench CLI', () => {
+  it('a --report that is not a plain file name is refused before anything runs (exit 2)', () => {
+    const r = cli('run', ...quick, '--report', 'sub/dir');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--report: report name "sub\/dir" is not a plain file name/);
+    expect(r.stdout).not.toMatch(/checking/);
+  });
+
   it('run writes the four reports and exits 0 when everything passes', () => {
     const r = cli('run', ...quick, '--report', 'ok');
     expect(r.stderr).not.toMatch(/harness error/);

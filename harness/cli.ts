@@ -13,7 +13,7 @@ import { answerPlan, inFreshProcesses, readPlan, runChild, STOP_SIGNALS } from '
 import { parseReport, ReportFormatError, serializeReport } from './report/json.ts';
 import { mergeReports } from './report/merge.ts';
 import type { GateSummary, Report, Timing } from './report/types.ts';
-import { checkWritable, ReportsDirError, writeReports } from './report/write.ts';
+import { checkWritable, reportNameProblem, ReportsDirError, writeReports } from './report/write.ts';
 import { environment, foreignBaseline } from './environment.ts';
 import { exitCodeOf } from './exit-code.ts';
 import { coverageCommand } from './coverage.ts';
@@ -211,6 +211,13 @@ function selectionArgs(v: SelectValues): string[] {
   return out;
 }
 
+/** Before a run: the reports folder writable and the report name usable, so a long run never ends unable to report. */
+function checkReports(v: { report?: string; 'reports-dir'?: string }): void {
+  const problem = v.report === undefined ? undefined : reportNameProblem(v.report);
+  if (problem) throw new UsageError(`--report: ${problem}`);
+  checkWritable(v['reports-dir'] ?? 'reports');
+}
+
 function finish(report: Report, dir: string, json: boolean): number {
   const paths = writeReports(report, dir);
   const out = json ? console.error : console.log;
@@ -263,7 +270,7 @@ async function run(argv: string[]): Promise<number> {
   });
   if (v.help) { console.log(HELP.run); return 0; }
   if (v.list) return list(v);
-  checkWritable(v['reports-dir'] ?? 'reports');
+  checkReports(v);
   const benchMs = positiveNumber('--bench-time', v['bench-time'], DEFAULT_BENCH.timeMs);
   const processes = positiveNumber('--processes', v.processes, 1, true);
   const out = v.json ? console.error : console.log;
@@ -368,7 +375,7 @@ async function gate(argv: string[]): Promise<number> {
   });
   if (v.help) { console.log(HELP.gate); return 0; }
   if (v.list) return list(v);
-  checkWritable(v['reports-dir'] ?? 'reports');
+  checkReports(v);
   const processes = positiveNumber('--processes', v.processes, v.baseline ? GATE_PROCESSES : BASELINE_PROCESSES, true);
   const baseline = v.baseline ? readReport(v.baseline) : undefined;
   const foreign = baseline ? foreignBaseline(baseline.environment, environment()) : [];
@@ -410,7 +417,7 @@ async function compare(argv: string[]): Promise<number> {
   });
   if (v.help) { console.log(HELP.compare); return 0; }
   if (v.list) return list(v);
-  checkWritable(v['reports-dir'] ?? 'reports');
+  checkReports(v);
   if (positionals.length !== 2) throw new UsageError(`compare takes two implementations, got ${positionals.length}`);
   const options = gateOptions(v);
   const processes = positiveNumber('--processes', v.processes, GATE_PROCESSES, true);
@@ -437,7 +444,7 @@ async function merge(argv: string[]): Promise<number> {
     options: { report: { type: 'string' }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (v.help) { console.log(HELP.merge); return 0; }
-  checkWritable(v['reports-dir'] ?? 'reports');
+  checkReports(v);
   if (positionals.length === 0) throw new UsageError('merge needs at least one report file');
   const merged = mergeReports(positionals.map(readReport), v.report ?? 'merged');
   return finish(merged, v['reports-dir'] ?? 'reports', false);

@@ -28,6 +28,12 @@ function reasonOf(e: unknown): string {
   return (code ?? text).replace(/\s+/g, ' ').trim();
 }
 
+/** Why a report name cannot name the report files (it must be a plain file name), or undefined. */
+export function reportNameProblem(name: string): string | undefined {
+  if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name)) return `report name ${JSON.stringify(name)} is not a plain file name (no folders: use --reports-dir)`;
+  return undefined;
+}
+
 let serial = 0;
 const tempName = (dir: string, file: string): string => join(dir, `.${file}.${process.pid}.${++serial}.tmp`);
 
@@ -51,9 +57,8 @@ export function checkWritable(dir: string): void {
  * ReportsDirError when the files cannot be written, leaving no temporary file.
  */
 export function writeReports(r: Report, dir: string): ReportPaths {
-  if (!r.name || r.name === '.' || r.name === '..' || /[/\\\0]/.test(r.name)) {
-    throw new Error(`report name ${JSON.stringify(r.name)} is not a plain file name`);
-  }
+  const problem = reportNameProblem(r.name);
+  if (problem) throw new Error(problem);
   const paths: ReportPaths = {
     json: join(dir, `${r.name}.json`), markdown: join(dir, `${r.name}.md`), html: join(dir, `${r.name}.html`), junit: join(dir, `${r.name}.junit.xml`),
   };
