@@ -1,18 +1,21 @@
 #!/usr/bin/env node
-// Compiles fast's SIMD GEMM (implementations/fast/asm/gemm.as, AssemblyScript) into
-// implementations/fast/asm/gemm.wasm, and copies it to dist/implementations/fast/asm/ when dist/
-// exists (npm run build runs this after tsc). The compiler is the `assemblyscript` devDependency;
-// nothing is downloaded. The source is handed to asc in memory as gemm.ts (it is not TypeScript,
-// so it has another extension that keeps it away from tsc and vitest).
+// Compiles fast's SIMD kernels (implementations/fast/asm/*.as, AssemblyScript: the GEMM, the
+// depthwise conv, the max-pool forward) into one module, implementations/fast/asm/gemm.wasm (one
+// memory for all of them), and copies it to dist/implementations/fast/asm/ when dist/ exists (npm
+// run build runs this after tsc). The compiler is the `assemblyscript` devDependency; nothing is
+// downloaded. Each source is handed to asc in memory as <name>.ts, every one an entry file whose
+// exports the module exports (they are not TypeScript, so they have another extension that keeps
+// them away from tsc and vitest).
 //
 //   node scripts/build-wasm.mjs            compile and copy
-//   node scripts/build-wasm.mjs --check    fail unless gemm.wasm is what the source compiles to
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+//   node scripts/build-wasm.mjs --check    fail unless gemm.wasm is what the sources compile to
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'implementations/fast/asm/gemm.as');
+const asmDir = join(root, 'implementations/fast/asm');
+const sources = readdirSync(asmDir).filter((f) => f.endsWith('.as')).sort();
 const target = join(root, 'implementations/fast/asm/gemm.wasm');
 const distDir = join(root, 'dist/implementations/fast/asm');
 
@@ -30,11 +33,11 @@ try {
 }
 
 const { error, stderr, binary } = await asc.compileString(
-  { 'gemm.ts': readFileSync(source, 'utf8') },
+  Object.fromEntries(sources.map((f) => [f.replace(/\.as$/, '.ts'), readFileSync(join(asmDir, f), 'utf8')])),
   { optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', noAssert: true, enable: ['simd'], initialMemory: 1 },
 );
 if (error || !binary) {
-  console.error(`build-wasm: asc failed on ${source}\n${stderr.toString()}`);
+  console.error(`build-wasm: asc failed on ${sources.join(', ')} in ${asmDir}\n${stderr.toString()}`);
   process.exit(1);
 }
 if (!WebAssembly.validate(binary)) {

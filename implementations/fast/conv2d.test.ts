@@ -1,8 +1,8 @@
 // The fast conv against a plain float64 loop, on shapes chosen to break index arithmetic: sizes
 // that are not multiples of the tiles, odd channel counts, every path (Winograd, depthwise,
 // pointwise, general GEMM), with and without the helper thread. With WebAssembly SIMD every
-// non-depthwise case runs the float32 SIMD GEMM (the 'winograd' ones too); CONVBENCH_FAST_NO_SIMD=1
-// runs them on the TypeScript paths.
+// non-depthwise case runs the float32 SIMD GEMM (the 'winograd' ones too) and the depthwise ones
+// with stride-1 columns asm/depthwise.as; CONVBENCH_FAST_NO_SIMD=1 runs them on the TypeScript paths.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ConvAttributes, type Conv2dGeometry, conv2dGeometry } from '../../harness/geometry.ts';
 import type { Tensor } from '../../harness/tensor.ts';
@@ -65,6 +65,11 @@ const cases: [string, number[], number[], ConvAttributes][] = [
   ['depthwise multiplier 2', [2, 5, 17, 19], [10, 1, 3, 3], { groups: 5, strides: [2, 2], padding: 'SAME_UPPER' }],
   ['depthwise 3x3 wide', [1, 32, 60, 57], [32, 1, 3, 3], { groups: 32, padding: [1, 1, 1, 1] }],
   ['depthwise 5x5 dilated', [1, 3, 20, 21], [3, 1, 5, 4], { groups: 3, dilations: [2, 1], padding: [3, 2, 1, 0] }],
+  ['depthwise 3x3 multiplier 3, row stride 2', [2, 4, 19, 23], [12, 1, 3, 3], { groups: 4, strides: [2, 1], padding: [1, 1, 1, 1] }],
+  ['depthwise 3x3 dilated, wide pads', [1, 6, 15, 13], [6, 1, 3, 3], { groups: 6, dilations: [2, 3], padding: [2, 3, 1, 4] }],
+  ['depthwise 2x4, narrower than a vector', [3, 2, 5, 3], [2, 1, 2, 4], { groups: 2, padding: [0, 2, 1, 1] }],
+  ['depthwise 3x3, 2 columns', [2, 3, 5, 2], [3, 1, 3, 3], { groups: 3, padding: [1, 1, 1, 1] }],
+  ['depthwise 3x3 threaded', [1, 128, 150, 130], [128, 1, 3, 3], { groups: 128, padding: [1, 1, 1, 1] }],
 ];
 
 describe('fast conv2d', () => {
@@ -119,5 +124,43 @@ describe('fast conv2d', () => {
     dy.data[0] = -Infinity;
     const grads = await conv2dBackward(x, w, dy, g);
     expect(Number.isNaN(grads.dw.data[0])).toBe(true);
+  });
+
+  it('depthwise: NaN where padding meets a non-finite weight (y) or dy (dw), and nowhere else', async () => {
+    const next = lcg(9);
+    for (const [shape, ws, attrs] of [
+      [[2, 3, 9, 13], [3, 1, 3, 3], { groups: 3, padding: [1, 1, 1, 1] }],
+      [[1, 3, 8, 11], [6, 1, 3, 2], { groups: 3, strides: [2, 1], padding: [1, 1, 1, 0] }],
+      [[1, 2, 7, 10], [2, 1, 5, 5], { groups: 2, padding: [2, 2, 2, 2] }],
+    ] as [number[], number[], ConvAttributes][]) {
+      const x = random(shape, next), w = random(ws, next);
+      const g = conv2dGeometry(shape, ws, attrs);
+      const taps = g.kernelHeight * g.kernelWidth, P = g.outHeight * g.outWidth;
+      w.data[taps] = Infinity; // tap (0, 0) of output channel 1
+      const y = (await conv2d(x, w, undefined, g)).data;
+      const nanY: number[] = [], wantNanY: number[] = [];
+      for (let i = 0; i < y.length; i++) {
+        const o = Math.floor(i / P) % g.outChannels, oy = Math.floor((i % P) / g.outWidth), ox = i % g.outWidth;
+        if (Number.isNaN(y[i])) nanY.push(i);
+        if (o === 1 && (oy * g.strideHeight < g.padTop || ox * g.strideWidth < g.padLeft)) wantNanY.push(i);
+      }
+      expect(nanY).toEqual(wantNanY);
+      w.data[taps] = 0.5;
+      const dy = random([g.batch, g.outChannels, g.outHeight, g.outWidth], next);
+      dy.data[P + g.outWidth - 1] = -Infinity; // the top right output of channel 1 in image 0
+      const grads = await conv2dBackward(x, w, dy, g);
+      const dw = [...grads.dw.data], nanW: number[] = [], wantNanW: number[] = [];
+      for (let i = 0; i < dw.length; i++) {
+        // the taps of that window that read padding (top rows or right columns)
+        const o = Math.floor(i / taps), t = i % taps, ky = Math.floor(t / g.kernelWidth), kx = t % g.kernelWidth;
+        const iy = -g.padTop + ky * g.dilationHeight, ix = (g.outWidth - 1) * g.strideWidth - g.padLeft + kx * g.dilationWidth;
+        if (Number.isNaN(dw[i])) nanW.push(i);
+        if (o === 1 && (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth)) wantNanW.push(i);
+      }
+      expect(nanW).toEqual(wantNanW);
+      expect(dw.filter((v, i) => Math.floor(i / taps) !== 1 && !Number.isFinite(v))).toEqual([]);
+      const c = Math.floor(g.inChannels / g.outChannels), plane = g.inHeight * g.inWidth; // input channel of output 1
+      expect([...grads.dx.data].filter((v, i) => Number.isNaN(v) || (!Number.isFinite(v) && Math.floor(i / plane) !== c))).toEqual([]);
+    }
   });
 });

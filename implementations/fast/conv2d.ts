@@ -1,5 +1,6 @@
 // The fast conv: picks a kernel per geometry and splits it across both cores when that pays.
-//   depthwise (groups = input channels)            -> direct loops (depthwise.ts)
+//   depthwise (groups = input channels)            -> direct loops (depthwise.ts; with SIMD and
+//                                                     stride-1 columns, asm/depthwise.as)
 //   with WebAssembly SIMD (wasm.ts), everything else -> im2col + the float32 SIMD GEMM (conv-gemm.ts);
 //     measured 5-10x faster than Winograd's scalar float64 GEMM on the 3x3 stride-1 bench case
 //   without it:
@@ -53,8 +54,9 @@ const TRIALS = 3;
 interface Trial { single: number[]; shared: number[] }
 const trials = new Map<string, Trial>();
 
-function pickThreads(key: string, macs: number): { threaded: boolean; trial: number[] | undefined } {
+function pickThreads(keyOf: () => string, macs: number): { threaded: boolean; trial: number[] | undefined } {
   if (!worthThreads(macs) || !helperLoaded()) return { threaded: false, trial: undefined };
+  const key = keyOf();
   let t = trials.get(key);
   if (!t) { t = { single: [], shared: [] }; trials.set(key, t); }
   if (t.single.length < TRIALS || t.shared.length < TRIALS) {
@@ -65,7 +67,7 @@ function pickThreads(key: string, macs: number): { threaded: boolean; trial: num
 }
 
 /** Everything a call needs: whether it is threaded, where its buffers live, how to run a job. */
-function session(key: string, macs: number) {
+function session(key: () => string, macs: number) {
   const { threaded, trial } = pickThreads(key, macs);
   const start = performance.now();
   const arena = threaded ? sharedArena : localArena;
@@ -80,7 +82,8 @@ function session(key: string, macs: number) {
   };
 }
 
-const keyOf = (direction: string, g: Conv2dGeometry) => `${direction} ${JSON.stringify(g)}`;
+/** The trials' key, made only for calls that may be threaded (small calls skip the JSON). */
+const keyOf = (direction: string, g: Conv2dGeometry) => () => `${direction} ${JSON.stringify(g)}`;
 
 const macsOf = (g: Conv2dGeometry) => g.forwardFlops / 2;
 

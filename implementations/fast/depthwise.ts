@@ -1,8 +1,70 @@
 // Direct depthwise convolution (groups = input channels, any channel multiplier), forward and
 // backward, over a channel range so threads can share the work. Each input plane is first copied
-// into a zero-padded float64 plane, so padding taps multiply like any other (0 * inf = NaN, as
-// im2col gives) and the inner loops need no bounds checks. Sums are float64, rounded once.
+// into a zero-padded plane, so padding taps multiply like any other (0 * inf = NaN, as im2col
+// gives) and the inner loops need no bounds checks. With WebAssembly SIMD (wasm.ts) and stride-1
+// columns, the float32 SIMD kernels of asm/depthwise.as do it (f32x4 across output columns, the
+// weights as splats); otherwise the loops below, whose sums are float64, rounded once.
 import type { Conv2dGeometry } from '../../harness/geometry.ts';
+import { simd, type SimdGemm } from './wasm.ts';
+
+const simdShape = (g: Conv2dGeometry) => g.strideWidth === 1;
+
+function simdGeometry(s: SimdGemm, g: Conv2dGeometry, plane: number): void {
+  s.dwGeometry(g.inHeight, g.inWidth, g.padTop, g.padLeft, g.padBottom, g.padRight, g.kernelHeight, g.kernelWidth,
+    g.strideHeight, g.dilationHeight, g.dilationWidth, g.outHeight, g.outWidth, plane);
+}
+
+const planeBytes = (g: Conv2dGeometry) =>
+  4 * ((g.inWidth + g.padLeft + g.padRight) * (g.inHeight + g.padTop + g.padBottom) + 16);
+
+/** Floats of x per wasm call (whole planes, at least one): a chunk copied in is still in cache when read. */
+const CHUNK = 1 << 15;
+
+function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array,
+  g: Conv2dGeometry, c0: number, c1: number): void {
+  const mult = g.outChannels / g.inChannels, taps = g.kernelHeight * g.kernelWidth, C = c1 - c0;
+  const HW = g.inHeight * g.inWidth, OHW = g.outHeight * g.outWidth;
+  const chunk = Math.max(1, Math.min(C, Math.floor(CHUNK / Math.max(HW, 1))));
+  s.reset();
+  const xp = s.alloc(4 * chunk * HW), wp = s.alloc(4 * C * mult * taps), bp = s.alloc(4 * C * mult);
+  const yp = s.alloc(4 * chunk * mult * OHW), plane = s.alloc(planeBytes(g)), acc = s.alloc(4 * (g.outWidth + 8));
+  const f = s.f32();
+  f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >> 2);
+  if (bias) f.set(bias.subarray(c0 * mult, c1 * mult), bp >> 2);
+  simdGeometry(s, g, plane);
+  for (let n = 0; n < g.batch; n++)
+    for (let c = c0; c < c1; c += chunk) {
+      const count = Math.min(chunk, c1 - c), from = (n * g.inChannels + c) * HW, k = c - c0;
+      f.set(x.subarray(from, from + count * HW), xp >> 2);
+      s.dwForward(xp, count, mult, wp + 4 * k * mult * taps, bp + 4 * k * mult, bias ? 1 : 0, yp, plane, acc);
+      y.set(f.subarray(yp >> 2, (yp >> 2) + count * mult * OHW), (n * g.outChannels + c * mult) * OHW);
+    }
+}
+
+function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array,
+  g: Conv2dGeometry, c0: number, c1: number): void {
+  const mult = g.outChannels / g.inChannels, taps = g.kernelHeight * g.kernelWidth, C = c1 - c0;
+  const HW = g.inHeight * g.inWidth, OHW = g.outHeight * g.outWidth;
+  const chunk = Math.max(1, Math.min(C, Math.floor(CHUNK / Math.max(HW, 1))));
+  s.reset();
+  const xp = s.alloc(4 * chunk * HW), wp = s.alloc(4 * C * mult * taps), dyp = s.alloc(4 * chunk * mult * OHW);
+  const dxp = s.alloc(4 * chunk * HW), accp = s.alloc(8 * C * mult * taps);
+  const plane = s.alloc(planeBytes(g)), q = s.alloc(planeBytes(g));
+  const f = s.f32(), d = s.f64();
+  f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >> 2);
+  d.fill(0, accp >> 3, (accp >> 3) + C * mult * taps);
+  simdGeometry(s, g, plane);
+  for (let n = 0; n < g.batch; n++)
+    for (let c = c0; c < c1; c += chunk) {
+      const count = Math.min(chunk, c1 - c), k = c - c0;
+      const from = (n * g.inChannels + c) * HW, dyFrom = (n * g.outChannels + c * mult) * OHW;
+      f.set(x.subarray(from, from + count * HW), xp >> 2);
+      f.set(dy.subarray(dyFrom, dyFrom + count * mult * OHW), dyp >> 2);
+      s.dwBackward(xp, count, mult, wp + 4 * k * mult * taps, dyp, dxp, accp + 8 * k * mult * taps, plane, q);
+      dx.set(f.subarray(dxp >> 2, (dxp >> 2) + count * HW), from);
+    }
+  for (let i = 0; i < C * mult * taps; i++) dw[c0 * mult * taps + i] = d[(accp >> 3) + i];
+}
 
 let paddedPlane: Float64Array = new Float64Array(0);
 let accRow: Float64Array = new Float64Array(0);
@@ -22,6 +84,8 @@ function padPlane(src: Float32Array, off: number, g: Conv2dGeometry): { data: Fl
 /** y for input channels [c0, c1) of every batch item. */
 export function depthwiseForward(x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array,
   g: Conv2dGeometry, c0: number, c1: number): void {
+  if (c1 <= c0) return;
+  if (simd && simdShape(g)) return simdForward(simd, x, w, bias, y, g, c0, c1);
   const mult = g.outChannels / g.inChannels, kH = g.kernelHeight, kW = g.kernelWidth;
   const OH = g.outHeight, OW = g.outWidth, sH = g.strideHeight, sW = g.strideWidth, dH = g.dilationHeight, dW = g.dilationWidth;
   if (accRow.length < OW) accRow = new Float64Array(OW);
@@ -75,6 +139,8 @@ let dwAcc: Float64Array = new Float64Array(0);
  */
 export function depthwiseBackward(x: Float32Array, w: Float32Array, dy: Float32Array,
   dx: Float32Array, dw: Float32Array, g: Conv2dGeometry, c0: number, c1: number): void {
+  if (c1 <= c0) return;
+  if (simd && simdShape(g)) return simdBackward(simd, x, w, dy, dx, dw, g, c0, c1);
   const mult = g.outChannels / g.inChannels, kH = g.kernelHeight, kW = g.kernelWidth, taps = kH * kW;
   const OH = g.outHeight, OW = g.outWidth, sH = g.strideHeight, sW = g.strideWidth, dH = g.dilationHeight, dW = g.dilationWidth;
   const pw = g.inWidth + g.padLeft + g.padRight, ph = g.inHeight + g.padTop + g.padBottom;

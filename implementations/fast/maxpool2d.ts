@@ -6,9 +6,13 @@
 // tap in row-major window order (the strict compare); an all-NaN window yields NaN, an all -inf one
 // -inf with the gradient at its first tap. Forward keys order -0 below +0 (a window holding both
 // yields +0, the values compare equal); backward keys make them equal, so the first zero wins.
+// With WebAssembly SIMD (wasm.ts) and column stride 1 or 2, the forward is asm/maxpool.as instead
+// (f32x4.max, row maxima then column maxima); when NaN is to be skipped, the planes whose y came
+// out with a NaN are redone here on keys.
 import { type Pool2dGeometry, poolOutputShape } from '../../harness/geometry.ts';
 import type { Tensor } from '../../harness/tensor.ts';
 import { bitsOf, grownInt32, type PaddedPlane, paddedPlane, tapOffsets } from './poolplane.ts';
+import { simd, type SimdGemm } from './wasm.ts';
 
 const ABS = 0x7fffffff;
 const INF = 0x7f800000;
@@ -106,6 +110,31 @@ function windowsOf(g: Pool2dGeometry): typeof maxWindows {
   return maxWindows;
 }
 
+/** Floats of x per wasm call (whole planes, at least one): a chunk copied in is still in cache when read, and the module's memory stays small. */
+const SIMD_CHUNK = 1 << 15;
+
+/** The forward on asm/maxpool.as into y; returns the planes it left out (a NaN to skip). */
+function simdMaxPool(s: SimdGemm, x: Float32Array, y: Float32Array, g: Pool2dGeometry, plane: PaddedPlane): number[] {
+  const planes = g.batch * g.channels, inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth;
+  const chunk = Math.max(1, Math.min(planes, Math.floor(SIMD_CHUNK / Math.max(inPlane, 1))));
+  const OWp = Math.ceil(g.outWidth / 4) * 4;
+  s.reset();
+  const xp = s.alloc(4 * chunk * inPlane), yp = s.alloc(4 * chunk * outPlane), flags = s.alloc(4 * chunk);
+  const row = s.alloc(4 * (plane.width + 32)), hb = s.alloc(4 * plane.height * OWp);
+  const f = s.f32(), t = s.i32();
+  s.mpGeometry(g.inHeight, g.inWidth, g.padTop, g.padLeft, plane.width, plane.height, g.kernelHeight, g.kernelWidth,
+    g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.outHeight, g.outWidth, row, hb);
+  const redo: number[] = [];
+  for (let p0 = 0; p0 < planes; p0 += chunk) {
+    const count = Math.min(chunk, planes - p0);
+    f.set(x.subarray(p0 * inPlane, (p0 + count) * inPlane), xp >> 2);
+    s.mpForward(xp, count, yp, row, hb, flags, g.propagateNan ? 1 : 0);
+    y.set(f.subarray(yp >> 2, (yp >> 2) + count * outPlane), p0 * outPlane);
+    if (!g.propagateNan) for (let p = 0; p < count; p++) if (t[(flags >> 2) + p] !== 0) redo.push(p0 + p);
+  }
+  return redo;
+}
+
 export function maxPool2d(x: Tensor, g: Pool2dGeometry): Tensor {
   const planes = g.batch * g.channels;
   const inPlane = g.inHeight * g.inWidth;
@@ -113,8 +142,19 @@ export function maxPool2d(x: Tensor, g: Pool2dGeometry): Tensor {
   const y = new Float32Array(planes * outPlane);
   const yBits = bitsOf(y);
   const xBits = bitsOf(x.data);
-  const plane = prepare(g);
   const windows = windowsOf(g);
+  if (simd && (g.strideWidth === 1 || g.strideWidth === 2)) {
+    const redo = simdMaxPool(simd, x.data, y, g, paddedPlane(g));
+    if (redo.length > 0) {
+      const plane = prepare(g);
+      for (const p of redo) {
+        fillKeys(xBits, p * inPlane, g, plane, 0);
+        windows(g, plane, yBits, p * outPlane);
+      }
+    }
+    return { shape: poolOutputShape(g), data: y };
+  }
+  const plane = prepare(g);
   for (let p = 0; p < planes; p++) {
     fillKeys(xBits, p * inPlane, g, plane, 0);
     windows(g, plane, yBits, p * outPlane);

@@ -1,4 +1,6 @@
 // fast's pools against naive's on shapes chosen to break index arithmetic, forward and backward.
+// With WebAssembly SIMD the max-pool forward of column strides 1 and 2 runs asm/maxpool.as;
+// pool.fallback.test.ts runs these tests again on the TypeScript paths (CONVBENCH_FAST_NO_SIMD=1).
 import { describe, expect, it } from 'vitest';
 import { pool2dGeometry, type Pool2dGeometry, type PoolAttributes } from '../../harness/geometry.ts';
 import { sizeOf, type Tensor } from '../../harness/tensor.ts';
@@ -30,14 +32,17 @@ const shapes: [string, number[], PoolAttributes][] = [
   ['overlapping 2x2 s1', [1, 2, 5, 7], { kernel: [2, 2], padding: [1, 1, 0, 0] }],
 ];
 
-function check(got: Tensor, want: Tensor, exact: boolean): void {
+/** exact: bit for bit (NaN as NaN); 'value': the same, but -0 equals +0; false: within 1e-6. */
+function check(got: Tensor, want: Tensor, exact: boolean | 'value'): void {
   expect(got.shape).toEqual(want.shape);
   expect(got.data).toBeInstanceOf(Float32Array);
   const bad: string[] = [];
   for (let i = 0; i < want.data.length; i++) {
     const [a, b] = [got.data[i], want.data[i]];
-    const ok = exact || !Number.isFinite(b) ? Object.is(a, b) : Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
-    if (!ok && bad.length < 5) bad.push(`element ${i}: got ${a}, want ${b}`);
+    const ok = exact === 'value' ? Object.is(a, b) || a === b
+      : exact || !Number.isFinite(b) ? Object.is(a, b) : Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+    const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+    if (!ok && bad.length < 5) bad.push(`element ${i}: got ${show(a)}, want ${show(b)}`);
   }
   expect(bad).toEqual([]);
 }
@@ -72,6 +77,50 @@ describe('fast max pooling', () => {
     const dy = outputGradient(g, 5);
     check(maxPool2d(x, g), naiveMax.maxPool2d(x, g), true);
     check(maxPool2dBackward(x, dy, g), naiveMax.maxPool2dBackward(x, dy, g), true);
+  });
+
+  // Plane by plane, the SIMD forward takes one of three ways: neither NaN nor -0 (pmax), -0 but no
+  // NaN, or NaN (propagated, or skipped by redoing the plane on keys); mix them in one tensor. Where
+  // a window holds -0 and +0, naive's y is the first and fast's +0 (the test below): y is compared
+  // by value there.
+  const simdShapes: [string, number[], PoolAttributes][] = [
+    ...shapes,
+    ['3x3 s2 pad 1, 13 columns', [1, 8, 11, 13], { kernel: [3, 3], strides: [2, 2], padding: [1, 1, 1, 1] }],
+    ['5x4 s2 dilated, ceil', [2, 4, 17, 26], { kernel: [5, 4], strides: [2, 2], dilations: [1, 2], padding: [2, 1, 2, 3], ceilMode: true }],
+    ['3x3 s1 pad 1, 2 columns', [1, 4, 6, 2], { kernel: [3, 3], padding: [1, 1, 1, 1] }],
+  ];
+  for (const [name, shape, attrs] of simdShapes) {
+    for (const propagateNan of [true, false]) {
+      it(`${name}, propagateNan ${propagateNan}, planes with and without NaN or -0`, () => {
+        const g = pool2dGeometry(shape, { ...attrs, propagateNan });
+        const x = integers(shape, 19, -3, 3);
+        const plane = g.inHeight * g.inWidth, planes = g.batch * g.channels;
+        for (let p = 0; p < planes; p++) {
+          const at = p * plane;
+          if (p % 4 === 1) x.data[at + (p * 7) % plane] = Number.NaN;
+          if (p % 4 === 2) for (let i = at; i < at + plane; i += 3) if (x.data[i] === 0) x.data[i] = -0;
+          if (p % 4 === 3) for (let i = at; i < at + plane; i += 5) x.data[i] = i % 2 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+        }
+        const dy = outputGradient(g, 23);
+        for (let pass = 0; pass < 2; pass++) {
+          check(maxPool2d(x, g), naiveMax.maxPool2d(x, g), 'value');
+          check(maxPool2dBackward(x, dy, g), naiveMax.maxPool2dBackward(x, dy, g), true);
+          x.data.forEach((v, i) => { x.data[i] = -v; });
+        }
+      });
+    }
+  }
+
+  it('windows of -0 and +0 give +0, windows of -0 alone -0, with and without NaN elsewhere', () => {
+    const shape = [1, 2, 4, 8];
+    const g = pool2dGeometry(shape, { kernel: [2, 2], strides: [2, 2] });
+    const x = { shape, data: new Float32Array(64).fill(-0) };
+    x.data.set([0, -0, 0, -0], 8); // second row of the first plane's windows: +0 in windows 0 and 1
+    x.data.set([-0, 0, -0, 0, -0, 0, -0, 0], 40);
+    x.data[63] = Number.NaN; // the second plane's last window
+    const y = maxPool2d(x, g).data;
+    expect([...y].map((v) => (Object.is(v, -0) ? '-0' : String(v)))).toEqual(
+      ['0', '0', '-0', '-0', '-0', '-0', '-0', '-0', '0', '0', '0', '0', '-0', '-0', '-0', 'NaN']);
   });
 
   it('a tie of -0 and +0 sends the gradient to the first', () => {

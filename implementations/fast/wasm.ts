@@ -1,9 +1,10 @@
-// fast's float32 SIMD GEMM (asm/gemm.as compiled by scripts/build-wasm.mjs to asm/gemm.wasm), one
-// instance per thread: each thread that imports this module (the main one and the helper worker)
-// compiles and instantiates it for itself, with a linear memory of its own that grows on demand
-// and is reused across calls. `simd` is undefined where the file is missing or the engine lacks
-// 128-bit SIMD (WebAssembly.validate on a tiny SIMD module); callers then use the TypeScript GEMM.
-// CONVBENCH_FAST_NO_SIMD=1 forces that fallback (for comparisons).
+// fast's float32 SIMD kernels: asm/gemm.as (the GEMM), asm/depthwise.as (the depthwise conv) and
+// asm/maxpool.as (the max-pool forward), compiled by scripts/build-wasm.mjs into one module with
+// one memory, asm/gemm.wasm. One instance per thread: each thread that imports this module (the
+// main one and the helper worker) compiles and instantiates it for itself, with a linear memory of
+// its own that grows on demand and is reused across calls. `simd` is undefined where the file is
+// missing or the engine lacks 128-bit SIMD (WebAssembly.validate on a tiny SIMD module); callers
+// then use their TypeScript paths. CONVBENCH_FAST_NO_SIMD=1 forces that fallback (for comparisons).
 import { readFileSync } from 'node:fs';
 
 type Fn = (...args: number[]) => number;
@@ -16,6 +17,17 @@ export interface SimdGemm {
     h: number, w: number): void;
   im2colDense(x: number, r0: number, rows: number, cols: number, out: number): void;
   col2im(dcol: number, ld: number, r0: number, rows: number, j0: number, j1: number, planes: number, out: number): void;
+  /** Depthwise conv with stride-1 columns, see asm/depthwise.as. */
+  dwGeometry(h: number, w: number, pt: number, pl: number, pb: number, pr: number, kh: number, kw: number, sh: number,
+    dh: number, dw: number, oh: number, ow: number, plane: number): void;
+  dwForward(x: number, channels: number, mult: number, w: number, b: number, hasBias: number, y: number, plane: number,
+    acc: number): void;
+  dwBackward(x: number, channels: number, mult: number, w: number, dy: number, dx: number, dwAcc: number, plane: number,
+    q: number): void;
+  /** Max-pool forward with column stride 1 or 2, see asm/maxpool.as. */
+  mpGeometry(h: number, w: number, pt: number, pl: number, pw: number, ph: number, kh: number, kw: number, sh: number,
+    sw: number, dh: number, dw: number, oh: number, ow: number, row: number, hb: number): void;
+  mpForward(x: number, planes: number, y: number, row: number, hb: number, nanFlags: number, propagate: number): void;
   /** Columns per B panel (the im2col flags are per panel). */
   readonly NR: number;
   /** Starts a call's allocations over. */
@@ -25,6 +37,7 @@ export interface SimdGemm {
   /** Views of the memory as it is now (made after the call's allocations). */
   f32(): Float32Array;
   i32(): Int32Array;
+  f64(): Float64Array;
   /** Scratch for the packed A and B panels of one gemm call. */
   readonly packedABytes: number;
   readonly packedBBytes: number;
@@ -54,11 +67,18 @@ function load(): SimdGemm | undefined {
     return f as Fn;
   };
   const gemm = fn('gemm'), setTables = fn('setTables'), im2colDense = fn('im2colDense'), col2im = fn('col2im');
+  const dwGeometry = fn('dwGeometry'), dwForward = fn('dwForward'), dwBackward = fn('dwBackward');
+  const mpGeometry = fn('mpGeometry'), mpForward = fn('mpForward');
   const base = Math.ceil(fn('heapBase')() / 64) * 64;
   let used = base;
-  let f32 = new Float32Array(memory.buffer), i32 = new Int32Array(memory.buffer);
+  let f32 = new Float32Array(memory.buffer), i32 = new Int32Array(memory.buffer), f64 = new Float64Array(memory.buffer);
+  const fresh = () => {
+    if (f32.buffer !== memory.buffer) {
+      f32 = new Float32Array(memory.buffer); i32 = new Int32Array(memory.buffer); f64 = new Float64Array(memory.buffer);
+    }
+  };
   return {
-    gemm, setTables, im2colDense, col2im,
+    gemm, setTables, im2colDense, col2im, dwGeometry, dwForward, dwBackward, mpGeometry, mpForward,
     NR: fn('blockNR')(),
     packedABytes: fn('packedABytes')(),
     packedBBytes: fn('packedBBytes')(),
@@ -69,14 +89,9 @@ function load(): SimdGemm | undefined {
       if (used > memory.buffer.byteLength) memory.grow(Math.ceil((used - memory.buffer.byteLength) / 65536));
       return at;
     },
-    f32() {
-      if (f32.buffer !== memory.buffer) { f32 = new Float32Array(memory.buffer); i32 = new Int32Array(memory.buffer); }
-      return f32;
-    },
-    i32() {
-      if (i32.buffer !== memory.buffer) { f32 = new Float32Array(memory.buffer); i32 = new Int32Array(memory.buffer); }
-      return i32;
-    },
+    f32() { fresh(); return f32; },
+    i32() { fresh(); return i32; },
+    f64() { fresh(); return f64; },
   };
 }
 

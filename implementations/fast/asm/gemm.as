@@ -17,7 +17,8 @@
 //                      0 <= colX[j] + rowDx[r] < W, else 0;
 //     flags[j / 8] (columns counted from the table start): 2, the panel's 8 columns are 8
 //     consecutive x elements always in bounds (1x1, no padding); 1, 8 consecutive elements of one
-//     row (stride 1); 0, anything else.
+//     row (stride 1); 0, anything else (a gather without bounds checks where the 8 windows lie
+//     inside x for the rows being packed).
 
 const MR: i32 = 4;
 const NR: i32 = 8;
@@ -126,10 +127,26 @@ function packB(b: usize, rs: i32, cs: i32, kc: i32, nc: i32, out: usize): void {
   }
 }
 
+/** Whether columns [j, j + NR) keep every window offset in [dyMin, dyMax] x [dxMin, dxMax] inside x. */
+@inline function inside(j: i32, dyMin: i32, dyMax: i32, dxMin: i32, dxMax: i32): bool {
+  let ok = true;
+  for (let q = 0; q < NR; q++) {
+    const cy = ldi(colY, j + q), cx = ldi(colX, j + q);
+    ok = ok && cy + dyMin >= 0 && cy + dyMax < inH && cx + dxMin >= 0 && cx + dxMax < inW;
+  }
+  return ok;
+}
+
 /** Rows [p0, p0+kc) x columns [j0, j0+nc) of the im2col matrix of x (see the header) as NR-column panels. */
 function packIm2col(x: usize, p0: i32, kc: i32, j0: i32, nc: i32, out: usize): void {
   const H = inH, W = inW;
   const zero = f32x4.splat(0);
+  // The rows' window extent: a panel whose columns all keep it inside x is a plain gather.
+  let dyMin = i32.MAX_VALUE, dyMax = i32.MIN_VALUE, dxMin = i32.MAX_VALUE, dxMax = i32.MIN_VALUE;
+  for (let r = p0; r < p0 + kc; r++) {
+    const ry = ldi(rowDy, r), rx = ldi(rowDx, r);
+    dyMin = min(dyMin, ry); dyMax = max(dyMax, ry); dxMin = min(dxMin, rx); dxMax = max(dxMax, rx);
+  }
   for (let jr = 0; jr < nc; jr += NR) {
     const j = j0 + jr;
     const cols = min(NR, nc - jr);
@@ -156,6 +173,19 @@ function packIm2col(x: usize, p0: i32, kc: i32, j0: i32, nc: i32, out: usize): v
           for (let q = 0; q < NR; q++)
             store<f32>(out + (<usize>q << 2), ix + q >= 0 && ix + q < W ? ld(at + (<usize>q << 2)) : 0);
         }
+      }
+    } else if (cols == NR && inside(j, dyMin, dyMax, dxMin, dxMax)) {
+      // every tap of the 8 columns is in x: out[p][q] = x[colOff[j + q] + rowOff[p0 + p]]
+      const o0 = x + (<usize>ldi(colOff, j) << 2), o1 = x + (<usize>ldi(colOff, j + 1) << 2);
+      const o2 = x + (<usize>ldi(colOff, j + 2) << 2), o3 = x + (<usize>ldi(colOff, j + 3) << 2);
+      const o4 = x + (<usize>ldi(colOff, j + 4) << 2), o5 = x + (<usize>ldi(colOff, j + 5) << 2);
+      const o6 = x + (<usize>ldi(colOff, j + 6) << 2), o7 = x + (<usize>ldi(colOff, j + 7) << 2);
+      for (let p = 0; p < kc; p++, out += 32) {
+        const ro = <usize>ldi(rowOff, p0 + p) << 2;
+        store<f32>(out, ld(o0 + ro)); store<f32>(out, ld(o1 + ro), 4);
+        store<f32>(out, ld(o2 + ro), 8); store<f32>(out, ld(o3 + ro), 12);
+        store<f32>(out, ld(o4 + ro), 16); store<f32>(out, ld(o5 + ro), 20);
+        store<f32>(out, ld(o6 + ro), 24); store<f32>(out, ld(o7 + ro), 28);
       }
     } else {
       for (let p = 0; p < kc; p++, out += 32) {
