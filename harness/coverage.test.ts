@@ -127,6 +127,17 @@ const EXAMPLES: Record<string, { yes: Spec[]; no: Spec[] }> = {
     yes: [conv(shape(1, 1, 2, 2), shape(1, 1, 1, 1), { padding: 1 }), conv(shape(1, 1, 2, 2), shape(1, 1, 1, 1), { padding: [0, 2, 0, 0] })],
     no: [conv(shape(1, 1, 2, 2), shape(1, 1, 2, 2), { padding: 1 })],
   },
+  'zero-size batch': {
+    yes: [conv(shape(0, 2, 3, 3), shape(1, 2, 2, 2)), maxPool(shape(0, 1, 3, 3), { kernel: 2 }), avgPool(shape(0, 0, 3, 3), { kernel: 2 })],
+    no: [conv(shape(1, 0, 3, 3), shape(1, 0, 2, 2)), avgPool(shape(1, 0, 3, 3), { kernel: 2 })],
+  },
+  'zero-size channels': {
+    yes: [
+      conv(shape(1, 0, 3, 3), shape(2, 0, 2, 2)), conv(shape(1, 2, 3, 3), shape(0, 2, 2, 2)), conv(shape(1, 0, 3, 3), shape(4, 0, 2, 2), { groups: 2 }),
+      maxPool(shape(2, 0, 3, 3), { kernel: 2 }), avgPool(shape(1, 0, 3, 3), { kernel: 2 }),
+    ],
+    no: [conv(shape(0, 2, 3, 3), shape(1, 2, 2, 2)), maxPool(shape(0, 1, 3, 3), { kernel: 2 })],
+  },
 };
 
 describe('each feature predicate', () => {

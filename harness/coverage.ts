@@ -271,6 +271,11 @@ export const FEATURES: readonly Feature[] = [
   { name: 'indices storage order 1', ops: MAX, directions: ['indices'], description: 'storageOrder 1: the indices are column-major within each plane (ONNX storage_order 1)', has: pool((_, g) => g.storageOrder === 1) },
   { name: 'indices across planes', ops: MAX, directions: ['indices'], description: 'N > 1 and C > 1: an index must count the planes before its own', has: pool((_, g) => g.batch > 1 && g.channels > 1) },
   { name: 'conv window in padding', ops: CONV, description: 'a window entirely in padding (its output is the bias)', has: conv((_, g) => axesOf(g).some((a) => tapsOf(a).some((t) => t.length === 0))) },
+  { name: 'zero-size batch', ops: ALL, description: 'N = 0: empty activations (conv: dw and db are zeros, empty sums)', has: geometry((g) => g.batch === 0) },
+  {
+    name: 'zero-size channels', ops: ALL, description: 'C = 0 (conv: no input channels, y is the bias; or no output channels, dx is zeros)',
+    has: (c) => (c.op === 'conv2d' ? c.geometry.inChannels === 0 || c.geometry.outChannels === 0 : c.geometry.channels === 0),
+  },
 ];
 
 // ---- the matrix ----

@@ -4,9 +4,11 @@ import { exitCodeOf } from './exit-code.ts';
 import { fixtureReport } from './report/fixture.ts';
 import type { GateRow, Report } from './report/types.ts';
 
-const result = (state: CheckResult['state'], kind: CheckResult['kind'] = 'implementation'): CheckResult => {
+const comparison = (elements: number, ok = true) => ({ ok, elements, failures: ok ? 0 : 1, maxRatio: 0, maxUlps: 0, mismatches: [] });
+
+const result = (state: CheckResult['state'], kind: CheckResult['kind'] = 'implementation', elements = 1): CheckResult => {
   const base = { caseId: 'c', subject: 's', kind, computation: 'forward' as const };
-  if (state === 'passed' || state === 'failed') return { ...base, state, checks: [] };
+  if (state === 'passed' || state === 'failed') return { ...base, state, checks: [{ tensor: 'y', against: 'reference64', comparison: comparison(elements, state === 'passed') }] };
   if (state === 'errored') return { ...base, state, error: 'boom' };
   return { ...base, state, reason: 'why' };
 };
@@ -59,6 +61,20 @@ describe('exitCodeOf', () => {
     expect(exitCodeOf(report([result('skipped'), result('n/a'), result('passed', 'oracle')]))).toBe(2);
     expect(exitCodeOf(report([]))).toBe(2);
     expect(exitCodeOf(report([result('skipped')], gate([row('unchanged')])))).toBe(2);
+  });
+
+  it('2 when every result that passed compared no element (all outputs empty: zero-size batch or channels)', () => {
+    expect(exitCodeOf(report([result('passed', 'implementation', 0), result('passed', 'oracle')]))).toBe(2);
+    expect(exitCodeOf(report([result('passed', 'implementation', 0), result('n/a')]))).toBe(2);
+    // One computation with a real output (dw of a batch of 0 is zeros) is enough.
+    expect(exitCodeOf(report([result('passed', 'implementation', 0), result('passed', 'implementation', 12)]))).toBe(0);
+    const mixed: CheckResult = {
+      caseId: 'c', subject: 's', kind: 'implementation', computation: 'backward', state: 'passed',
+      checks: [{ tensor: 'dx', against: 'reference64', comparison: comparison(0) }, { tensor: 'dw', against: 'reference64', comparison: comparison(4) }],
+    };
+    expect(exitCodeOf(report([mixed]))).toBe(0);
+    // A failure with nothing compared still fails.
+    expect(exitCodeOf(report([result('failed', 'implementation', 0)]))).toBe(1);
   });
 
   it('a compare report (no results) is judged by its gate; one that timed nothing is 2', () => {

@@ -47,6 +47,13 @@ describe('conv2dGeometry', () => {
     expect(() => conv2dGeometry([1, 6, 8, 8], [4, 6, 3, 3], { groups: 2 })).toThrowError(/w has 6 input channels per group/);
   });
 
+  it('takes a batch or channels of 0 (empty outputs, 0 FLOPs), never a height or width of 0', () => {
+    const g = conv2dGeometry([0, 4, 6, 6], [6, 2, 3, 3], { groups: 2, padding: 'SAME_UPPER' });
+    expect([g.outHeight, g.outWidth, g.forwardFlops, g.forwardBytes]).toEqual([6, 6, 0, 0]);
+    expect(conv2dGeometry([1, 0, 3, 3], [2, 0, 2, 2], {}).forwardBytes).toBe(4 * 2 * 2 * 2); // y, the bias, is written
+    expect(() => conv2dGeometry([1, 1, 0, 3], [1, 1, 1, 1], {})).toThrowError(/x height must be an integer >= 1, got 0/);
+  });
+
   it('rejects an empty output: kernel extent larger than the padded input', () => {
     try {
       conv2dGeometry([1, 1, 4, 4], [1, 1, 3, 3], { dilations: [2, 2] });

@@ -124,7 +124,31 @@ function checkPositive(field: string, value: number): void {
 }
 
 /**
+ * One dimension of x or w (`what`: "batch", "height", ...): an integer >= 0 where zero-size is
+ * allowed (batch and channels: cases/README.md "Zero-size batch and channels"), else >= 1.
+ */
+function checkDimension(field: 'x' | 'w', what: string, value: number, zeroAllowed: boolean): void {
+  const min = zeroAllowed ? 0 : 1;
+  if (Number.isInteger(value) && value >= min && value <= Number.MAX_SAFE_INTEGER) return;
+  const why = !zeroAllowed && value === 0 ? ' (only the batch and channel dimensions may be 0: there would be no output windows)' : '';
+  throw new GeometryError(field, `${field} ${what} must be an integer >= ${min}, got ${value}${why}`);
+}
+
+/**
+ * The zero-size dimensions of a geometry ('batch', 'input channels', 'output channels' for conv;
+ * 'batch', 'channels' for pooling), empty when there are none. A case with one computes nothing
+ * (or, with no input channels, only the bias): it is checked, never timed.
+ */
+export function zeroSizeDimensions(g: Conv2dGeometry | Pool2dGeometry): string[] {
+  const dims: [string, number][] = 'groups' in g
+    ? [['batch', g.batch], ['input channels', g.inChannels], ['output channels', g.outChannels]]
+    : [['batch', g.batch], ['channels', g.channels]];
+  return dims.filter(([, v]) => v === 0).map(([name]) => name);
+}
+
+/**
  * Conv geometry from NCHW input shape [N, C, H, W] and OIHW weight shape [O, C/groups, kH, kW].
+ * N, C and O may be 0 (groups still divide them); H, W and the kernel may not.
  */
 export function conv2dGeometry(xShape: readonly number[], wShape: readonly number[], attrs: ConvAttributes): Conv2dGeometry {
   if (xShape.length !== 4) throw new GeometryError('x', `x must have rank 4, got shape [${xShape.join(', ')}]`);
@@ -133,9 +157,13 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   const [outChannels, channelsPerGroup, kernelHeight, kernelWidth] = wShape;
   const groups = attrs.groups ?? 1;
   checkPositive('groups', groups);
-  for (const [f, v] of [['x', batch], ['x', inChannels], ['x', inHeight], ['x', inWidth], ['w', outChannels], ['w', channelsPerGroup]] as const) {
-    checkPositive(f, v);
-  }
+  // Batch and channels may be 0 (the outputs are then empty, or for no input channels the bias);
+  // the spatial sizes may not.
+  const dims = [
+    ['x', 'batch', batch, true], ['x', 'channels', inChannels, true], ['x', 'height', inHeight, false], ['x', 'width', inWidth, false],
+    ['w', 'output channels', outChannels, true], ['w', 'input channels per group', channelsPerGroup, true],
+  ] as const;
+  for (const [f, what, v, zero] of dims) checkDimension(f, what, v, zero);
   if (inChannels % groups !== 0) throw new GeometryError('groups', `groups ${groups} does not divide the ${inChannels} input channels`);
   if (outChannels % groups !== 0) throw new GeometryError('groups', `groups ${groups} does not divide the ${outChannels} output channels`);
   if (channelsPerGroup !== inChannels / groups) {
@@ -148,6 +176,7 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
   const h = resolveAxis('height', inHeight, kernelHeight, sH, dH, padding, pads.height, false);
   const w = resolveAxis('width', inWidth, kernelWidth, sW, dW, padding, pads.width, false);
   const macs = batch * outChannels * h.out * w.out * channelsPerGroup * kernelHeight * kernelWidth;
+  const outputs = batch * outChannels * h.out * w.out;
   return {
     batch, inChannels, outChannels, groups, inHeight, inWidth, outHeight: h.out, outWidth: w.out,
     kernelHeight, kernelWidth, strideHeight: sH, strideWidth: sW, dilationHeight: dH, dilationWidth: dW,
@@ -155,7 +184,8 @@ export function conv2dGeometry(xShape: readonly number[], wShape: readonly numbe
     effectiveKernelHeight: h.effectiveKernel, effectiveKernelWidth: w.effectiveKernel,
     forwardFlops: 2 * macs,
     backwardFlops: 4 * macs,
-    forwardBytes: 4 * (batch * inChannels * inHeight * inWidth + outChannels * channelsPerGroup * kernelHeight * kernelWidth + batch * outChannels * h.out * w.out),
+    // An empty y needs nothing read: 0 bytes (with no input channels, y is the bias: only y is written).
+    forwardBytes: outputs === 0 ? 0 : 4 * (batch * inChannels * inHeight * inWidth + outChannels * channelsPerGroup * kernelHeight * kernelWidth + outputs),
   };
 }
 
@@ -195,11 +225,14 @@ function firstWindowInPadding(out: number, stride: number, dilation: number, pad
   return Number(lo);
 }
 
-/** Pool geometry from NCHW input shape [N, C, H, W]. */
+/** Pool geometry from NCHW input shape [N, C, H, W]; N and C may be 0, H and W may not. */
 export function pool2dGeometry(xShape: readonly number[], attrs: PoolAttributes): Pool2dGeometry {
   if (xShape.length !== 4) throw new GeometryError('x', `x must have rank 4, got shape [${xShape.join(', ')}]`);
   const [batch, channels, inHeight, inWidth] = xShape;
-  for (const v of xShape) checkPositive('x', v);
+  checkDimension('x', 'batch', batch, true);
+  checkDimension('x', 'channels', channels, true);
+  checkDimension('x', 'height', inHeight, false);
+  checkDimension('x', 'width', inWidth, false);
   if (attrs.kernel.length !== 2) throw new GeometryError('kernel', `kernel must be [height, width], got [${attrs.kernel.join(', ')}]`);
   const [kernelHeight, kernelWidth] = attrs.kernel;
   const [sH, sW] = attrs.strides ?? [1, 1];

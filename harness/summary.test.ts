@@ -251,3 +251,17 @@ describe('progress', () => {
     });
   }
 });
+
+describe('a run that checked nothing but empty outputs', () => {
+  it('says why it exits 2', () => {
+    const r = fixtureReport();
+    const passedEmpty = r.results.filter((x) => x.kind === 'implementation' && x.state === 'passed')
+      .map((x) => (x.state === 'passed' ? { ...x, checks: x.checks.map((k) => ({ ...k, comparison: { ...k.comparison, elements: 0 } })) } : x));
+    const lines: string[] = [];
+    printSummary({ ...r, results: passedEmpty }, (l) => lines.push(l), { colour: false });
+    expect(lines.join('\n')).toMatch(/nothing was checked: every computation that passed had only empty outputs/);
+    const normal: string[] = [];
+    printSummary(r, (l) => normal.push(l), { colour: false });
+    expect(normal.join('\n')).not.toMatch(/nothing was checked/);
+  });
+});

@@ -4,6 +4,7 @@
 // safeLine and every value from a case, a module or a report through safe(); colours only when
 // the caller asks (colourFor), and only on a line safeLine leaves as it is.
 import { type CheckResult, describeFailure, overflowedElements, worstRatio } from './check.ts';
+import { checkedSomething } from './exit-code.ts';
 import {
   failingTimings, fmt, gateProcesses, type MeasuredTiming, noTimeNote, type TimingGroup, timingConditions, timingGroups, versusFastest,
 } from './report/markdown.ts';
@@ -182,6 +183,10 @@ function printTotals(r: Report, p: Printer): void {
     `${count('implementation', 'n/a') ? `, ${count('implementation', 'n/a')} n/a (declined)` : ''}; ` +
     `oracles: ${count('oracle', 'passed')} agree, ${count('oracle', 'failed')} disagree, ${count('oracle', 'errored')} errored, ${count('oracle', 'n/a')} n/a; ` +
     `${r.caseErrors.length} bad case(s)`);
+  const passed = r.results.filter((x) => x.kind === 'implementation' && x.state === 'passed');
+  if (passed.length > 0 && !passed.some(checkedSomething)) {
+    p.line('nothing was checked: every computation that passed had only empty outputs (a zero-size batch or channel dimension proves no kernel right); exit 2');
+  }
   for (const a of r.absentOracles) p.line(`absent oracle ${safe(a.name)}: ${safe(a.reason)}`);
   for (const e of r.caseErrors) p.line(`bad case: ${safe(e.message)}`);
   const rejections = r.rejections ?? [];

@@ -6,7 +6,7 @@ import type { ErrorObject } from 'ajv';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import {
   conv2dGeometry, convOutputShape, type Conv2dGeometry, GeometryError, type Padding, pool2dGeometry,
-  type Pool2dGeometry, poolOutputShape,
+  type Pool2dGeometry, poolOutputShape, zeroSizeDimensions,
 } from '../geometry.ts';
 import { isRecord } from '../guards.ts';
 import { activationShapeFromNchw, activationShapeToNchw, activationToNchw, type Layout, weightShapeToOihw, weightsToOihw } from '../layout.ts';
@@ -187,7 +187,9 @@ function padding(v: RawPadding | undefined): Padding | undefined {
 
 function flatten(v: number | Nested, path: Path, loc: Locator): { shape: number[]; values: number[] } {
   if (!Array.isArray(v)) return { shape: [], values: [v] };
-  if (v.length === 0) throw loc.error(path, 'empty list of values');
+  // An empty list is an axis of size 0, as in numpy ([] is [0], [[]] is [1, 0]): zero-size batch
+  // and channels are allowed (the geometry rejects a 0 anywhere else).
+  if (v.length === 0) return { shape: [0], values: [] };
   const parts = v.map((item, i) => flatten(item, [...path, i], loc));
   parts.forEach((p, i) => {
     if (!sameShape(p.shape, parts[0].shape)) {
@@ -337,6 +339,11 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   if (tooLarge(outShape)) {
     throw fail(base, `its output y (and dy) would have shape ${formatShape(outLayoutShape(outShape))}, ` +
       `${sizeOf(outShape)} elements${beyond(limits, 'maxElementsPerTensor')}`);
+  }
+  // Zero-size batch or channels: nothing (or only the bias) to compute, so nothing to time.
+  const zeroSize = zeroSizeDimensions(built.geometry);
+  if (zeroSize.length > 0 && raw.bench !== undefined && raw.bench !== false) {
+    throw fail(at('bench'), `a case with zero-size ${zeroSize.join(' and ')} has no work to time: remove bench (it is still checked)`);
   }
   const hasBias = built.op === 'conv2d' && built.bias !== undefined;
   const id = `${name} ${spellGeometry({ op, geometry: built.geometry, padding: pad, bias: hasBias, ceil: attrs.ceilMode === true })}`;

@@ -33,7 +33,10 @@ export function caseSchemas(Type: typeof TypeBox) {
     padding: Type.Union([Type.Enum(['VALID', 'SAME_UPPER', 'SAME_LOWER']), side, Type.Tuple([side, side, side, side])], {
       description: 'VALID, SAME_UPPER (extra row/column at the end), SAME_LOWER (at the start), one integer for every side, or [top, left, bottom, right].',
     }),
-    shape: Type.Array(positive, { minItems: 1, maxItems: 4 }),
+    shape: Type.Array(side, {
+      minItems: 1, maxItems: 4,
+      description: 'Sizes >= 0; the geometry allows 0 only for the batch and channel dimensions (x\'s N and C, w\'s O and I, bias, dw and db accordingly).',
+    }),
     nested: Type.Array(Type.Union([Type.Number(), Type.Unsafe<Nested>(Type.Ref('#/definitions/nested'))]), {
       description: 'Literal values: a flat list (with `shape`) or nested lists whose nesting gives the shape. .nan, .inf and -.inf are allowed.',
     }),

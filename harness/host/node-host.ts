@@ -182,9 +182,12 @@ async function answer(impl: Implementation, h: Record<string, unknown>, tensors:
       const shape = Array.isArray(e.shape) ? e.shape.map(Number) : [];
       const out = outputOf(values.get(name), name, shape);
       if (typeof out === 'string') { violations.push(out); continue; }
-      const aliased = tensors.find((t) => t.data.buffer === out.data.buffer);
+      // An empty output (zero-size batch or channels) holds no bytes to share: nothing can be
+      // written through it, so it may be any Float32Array of length 0 (a shared constant, a view).
+      const shares = (t: Frame) => out.data.length > 0 && t.data.length > 0 && t.data.buffer === out.data.buffer;
+      const aliased = tensors.find(shares);
       if (aliased) violations.push(`${name} shares its buffer with input ${aliased.name}`);
-      const twin = outputs.find((o) => o.data.buffer === out.data.buffer);
+      const twin = outputs.find(shares);
       if (twin) violations.push(`${name} shares one buffer with output ${twin.name}`);
       outputs.push(out);
     }

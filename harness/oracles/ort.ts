@@ -38,7 +38,28 @@ export const REASONS = {
   maxNanMlas: 'MLAS max pooling (no dilation, or channels a multiple of the NCHWc block) neither propagates nor skips NaN: depending on the kernel a NaN is skipped or resets the running maximum',
   maxMinusInfMlas: 'MLAS max pooling (no dilation, or channels a multiple of the NCHWc block) starts at -FLT_MAX: a window of only -inf may yield -FLT_MAX',
   maxNanFirstTap: 'the scalar max-pool loop (dilation without NCHWc, and the Indices behind the gradient) propagates a NaN only at a window\'s first tap and skips any other',
+  convNoInputChannels: 'not run: a Conv with no input channels per group loops forever in ORT 1.30 when it has padding or a stride > 1 (measured), so no such Conv is sent to it',
+  convBackwardZeroBatch: 'not run: the filter gradient is a Conv over the batch, which with a batch of 0 has no input channels per group and loops forever in ORT 1.30 when the forward has padding or a dilation > 1 (measured), so no such Conv is sent to it',
+  avgBackwardNoChannels: 'not run: the average-pool gradient is a ConvTranspose with one group per channel, and with group 0 (no channels) ORT 1.30 kills the process (SIGFPE, measured)',
+  poolNoChannels: 'ORT 1.30\'s pools refuse zero channels: MaxPool and AveragePool fail in the NCHWc transformer ("invalid channel count") or in their shape check (only a batch may be 0)',
+  convBackwardNoOutputChannels: 'dx is a ConvTranspose of dy, and with no (dy) input channels ORT 1.30 leaves dx uninitialised instead of zeros (NaN or stale values, measured)',
 } as const;
+
+/**
+ * Why ORT must not be given this computation at all, or undefined: it would never return (a Conv
+ * with no input channels per group, which loops forever with padding or a stride > 1; no such Conv
+ * is sent, whatever its attributes, since ORT runs in the harness process, with no time limit) or
+ * would kill the process (a ConvTranspose of group 0). prepare() refuses it, so the semantics
+ * probe does too.
+ */
+export function ortCannotRun(c: Case, computation: Computation): string | undefined {
+  if (c.op !== 'conv2d') return c.op === 'avgpool2d' && computation === 'backward' && c.geometry.channels === 0 ? REASONS.avgBackwardNoChannels : undefined;
+  const g = c.geometry;
+  if (computation === 'forward' && g.inChannels === 0) return REASONS.convNoInputChannels;
+  // The dw Conv takes x^T [C/G, G*N, H, W] in G groups: N input channels per group.
+  if (computation === 'backward' && g.batch === 0) return REASONS.convBackwardZeroBatch;
+  return undefined;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Graphs
@@ -125,9 +146,10 @@ function convGraph(c: ConvCase, computation: Computation): GraphSpec {
   b.node('ConvTranspose', [dy, w], transposeAttributes(g, g.inHeight, g.inWidth, g.groups), ['dx']);
   // dw: batch becomes the reduction ("channel") axis. x -> [C/G, G*N, H, W], dy -> [O, N, OH, OW].
   const cg = g.inChannels / g.groups;
-  const x5 = b.op('Reshape', [x, b.int64s([g.batch, g.groups, cg, g.inHeight, g.inWidth])]);
+  // allowzero: a 0 in the shape is a size of 0 (zero-size batch or channels), not "copy this dimension".
+  const x5 = b.op('Reshape', [x, b.int64s([g.batch, g.groups, cg, g.inHeight, g.inWidth])], { allowzero: 1 });
   const xt5 = b.op('Transpose', [x5], { perm: [2, 1, 0, 3, 4] });
-  const xt = b.op('Reshape', [xt5, b.int64s([cg, g.groups * g.batch, g.inHeight, g.inWidth])]);
+  const xt = b.op('Reshape', [xt5, b.int64s([cg, g.groups * g.batch, g.inHeight, g.inWidth])], { allowzero: 1 });
   const dyt = b.op('Transpose', [dy], { perm: [1, 0, 2, 3] });
   // End pads just large enough for kernel-size outputs (never negative: the Slice trims the rest).
   const endPad = (kernel: number, dilation: number, out: number, stride: number, input: number, pad0: number) =>
@@ -179,7 +201,7 @@ function poolGraph(c: PoolCase, computation: Computation): GraphSpec {
     const flat = b.int64s([-1]);
     const zeros = b.op('ConstantOfShape', [b.int64s([size])]);
     const sum = b.op('ScatterElements', [zeros, b.op('Reshape', [indices, flat]), b.op('Reshape', [dy, flat])], { axis: 0, reduction: 'add' });
-    b.node('Reshape', [sum, b.int64s(c.x.shape)], {}, ['dx']);
+    b.node('Reshape', [sum, b.int64s(c.x.shape)], { allowzero: 1 }, ['dx']);
     b.output('dx');
     return { model: b.toBytes(OPSET), inputs: ['x', 'dy'], outputs: ['dx'] };
   }
@@ -264,7 +286,10 @@ function scanMaxWindows(x: Tensor, g: Pool2dGeometry): MaxWindowScan {
  * (measureNchwcBlock; 0: never).
  */
 export function ortUnsupported(c: Case, computation: Computation, nchwcBlock: number): string | undefined {
-  if (c.op === 'conv2d') return undefined;
+  const cannot = ortCannotRun(c, computation);
+  if (cannot) return cannot;
+  if (c.op === 'conv2d') return computation === 'backward' && c.geometry.outChannels === 0 ? REASONS.convBackwardNoOutputChannels : undefined;
+  if (c.geometry.channels === 0) return REASONS.poolNoChannels;
   if (computation === 'indices') {
     const unrepresentable = indicesUnrepresentable(c);
     if (unrepresentable) return unrepresentable;
@@ -378,6 +403,8 @@ export class OrtOracle implements Oracle {
   }
 
   async prepare(c: Case, computation: Computation): Promise<Prepared> {
+    const cannot = ortCannotRun(c, computation);
+    if (cannot) throw new Error(`ort cannot run "${c.id}" ${computation}: ${cannot}`);
     const { session: pending, spec } = this.session(c, computation);
     const session = await pending;
     const source: Record<GraphSpec['inputs'][number], Tensor | undefined> = {

@@ -448,7 +448,9 @@ function checkCase(original: Case, tally: Tally): Failure[] {
 }
 
 const loaded = loadCases(['cases']);
-const backward = loaded.cases.filter(hasBackward);
+/** A zero-size batch or channel dimension: no element to perturb; its gradients are empty sums (below). */
+const zeroSize = (c: Case): boolean => c.x.data.length === 0 || (c.op === 'conv2d' && c.w.data.length === 0);
+const backward = loaded.cases.filter(hasBackward).filter((c) => !zeroSize(c));
 const tallies = new Map<string, Tally>();
 
 afterAll(() => {
@@ -495,4 +497,29 @@ it('skips leave the check its power: only max pooling skips, and checks most of 
   const checked = max.reduce((n, t) => n + t.checked, 0);
   const skipped = max.reduce((n, t) => n + t.skipped['near a kink'] + t.skipped['non-finite'], 0);
   expect(checked).toBeGreaterThan(4 * skipped);
+});
+
+// cases/README.md "Zero-size batch and channels": an empty sum is +0. With N = 0, dw and db are zeros; with
+// O = 0, dx is zeros; with C = 0 (y is the bias), db is the sum of dy. Checked exactly.
+describe('zero-size cases: reference64 gives the declared empty sums', () => {
+  const cases = loaded.cases.filter(hasBackward).filter(zeroSize);
+  it('the corpus has them, for conv and pooling', () => expect(new Set(cases.map((c) => c.op)).size).toBeGreaterThanOrEqual(2));
+  for (const c of cases) {
+    it(c.id, () => {
+      const zeros = (v: Float64Array) => v.every((e) => Object.is(e, 0));
+      if (c.op !== 'conv2d') {
+        const dx = c.op === 'maxpool2d' ? maxPool2dBackward64(c.x, c.dy, c.geometry) : avgPool2dBackward64(c.x, c.dy, c.geometry);
+        expect(dx.value.length).toBe(0);
+        return;
+      }
+      const g = c.geometry;
+      const { dx, dw, db } = conv2dBackward64(c.x, c.w, c.dy, g);
+      expect(zeros(dx.value) && zeros(dw.value)).toBe(true);
+      const plane = g.outHeight * g.outWidth;
+      const want = new Float64Array(g.outChannels);
+      for (let o = 0; o < g.outChannels; o++)
+        for (let n = 0; n < g.batch; n++) for (let p = 0; p < plane; p++) want[o] += c.dy.data[(n * g.outChannels + o) * plane + p];
+      expect(Array.from(db.value)).toEqual(Array.from(want));
+    });
+  }
 });

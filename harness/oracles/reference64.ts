@@ -189,7 +189,7 @@ export function conv2dBackward64(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeom
         const v = dy.data[yAt(n, o, 0, 0) + p];
         sum += v; abs += Math.abs(v);
       }
-    db.value[o] = sum; db.absSum[o] = abs; db.rounds[o] = g.batch * g.outHeight * g.outWidth - 1;
+    db.value[o] = sum; db.absSum[o] = abs; db.rounds[o] = Math.max(g.batch * g.outHeight * g.outWidth - 1, 0); // N = 0: an empty sum
   }
   return { dx, dw, db };
 }

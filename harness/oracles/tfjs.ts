@@ -40,6 +40,13 @@ export const TFJS_ORACLE_NAMES: Record<TfjsBackend, string> = { tensorflow: 'tfj
  */
 export const CPU_BACKWARD_MAC_LIMIT = 2_000_000;
 
+/**
+ * XNNPACK's operators refuse zero channels (xnn_create_* fails with an invalid-parameter status,
+ * printed to stderr) and write nothing; where that output is empty anyway, TF.js's result is right
+ * by accident, but the engine did not run it.
+ */
+const XNNPACK_NO_CHANNELS = 'XNNPACK refuses zero channels (its operator is never created; the output is empty, so nothing is computed)';
+
 /** The smallest normal float32: the wasm MaxPoolGrad starts its maximum search here, not at -inf. */
 const FLT_MIN = 2 ** -126;
 
@@ -258,6 +265,13 @@ function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation):
     if (computation === 'backward' && backend === 'cpu' && macs > CPU_BACKWARD_MAC_LIMIT) {
       return `too slow: ${macs} MACs > ${CPU_BACKWARD_MAC_LIMIT} (the cpu filter gradient runs at ~5 M MACs/s)`;
     }
+    // XNNPACK's xnn_create_convolution2d_nhwc_f32 refuses 0 input or output channels (invalid
+    // parameter, printed to stderr). With no input channels TF.js returns the y it never wrote
+    // (measured: stale values, infinities); with no output channels y is empty anyway.
+    if (backend === 'wasm' && computation === 'forward' && c.geometry.inChannels === 0) {
+      return 'XNNPACK refuses a convolution with no input channels, and TF.js returns y uninitialised instead of the bias';
+    }
+    if (backend === 'wasm' && computation === 'forward' && c.geometry.outChannels === 0) return XNNPACK_NO_CHANNELS;
     if (backend === 'wasm' && computation === 'forward' && wasmSameTotalNegative(c)) {
       return "gives zeros when an axis's SAME padding total is negative (XNNPACK does not clamp it at 0)";
     }
@@ -270,6 +284,8 @@ function unsupportedOn(backend: TfjsBackend, c: Case, computation: Computation):
     return undefined;
   }
   const g = c.geometry;
+  // XNNPACK's pooling operators refuse 0 channels (the max-pool gradient runs the forward too).
+  if (backend === 'wasm' && g.channels === 0 && (computation === 'forward' || c.op === 'maxpool2d')) return XNNPACK_NO_CHANNELS;
   if (c.op === 'avgpool2d') {
     if (backend === 'wasm' && computation === 'forward' && c.x.data.some(Number.isNaN)) return 'turns a NaN in an average-pool window into -inf';
     if (zeroPads(g)) return undefined;
@@ -321,6 +337,9 @@ function onBackend<T>(tf: Tf, backend: TfjsBackend, work: () => T): Promise<T> {
 }
 
 function download(t: TF.Tensor): Tensor {
+  // An empty tensor holds no values, whatever their container: the cpu backend's concat gives a
+  // plain [] for a zero-size result.
+  if (t.size === 0) return { shape: [...t.shape], data: new Float32Array(0) };
   const data = t.dataSync();
   if (!(data instanceof Float32Array)) throw new Error(`TF.js returned ${t.dtype} data, expected float32`);
   return { shape: [...t.shape], data };
