@@ -38,20 +38,26 @@ describe('samples per engine', () => {
   });
 
   it('a slow engine is called once to warm up and then sampled fewer times; a quick one keeps the minimum', async () => {
-    const slow = sleeper(60);
-    const quick = sleeper(1);
-    const timings = await timeComputation(cases[0], 'forward', [slow, quick], { timeMs: 1, minIterations: 3, slowMs: 100 });
+    // slowMs 200: a 300 ms call gets one sample; a quick one keeps 3 unless its warm-up took over 66 ms.
+    const slow = sleeper(300);
+    const quick = sleeper(0);
+    const timings = await timeComputation(cases[0], 'forward', [slow, quick], { timeMs: 1, minIterations: 3, slowMs: 200 });
     const samples = timings.map((t) => (t.state === 'measured' ? t.samplesMs.length : -1));
     expect(samples).toEqual([1, 3]);
     expect(slow.calls).toBe(2);
     expect(quick.calls).toBe(4);
   });
 
-  it('a kernel in a host whose warm-up took slowMs or more is timed by that call alone', async () => {
+  it('a kernel in a host whose warm-up took slowMs or more is timed by that call alone, once warm', async () => {
     const impl = await startImplementation('naive', DEFAULT_LIMITS);
     try {
       const engine = implementationEngine(impl);
-      const once = await timeComputation(cases[0], 'forward', [engine], { timeMs: 1, minIterations: 3, slowMs: 1e-6 });
+      // Cold (this host never computed the case): the warm-up is not a sample; the host then
+      // samples for the 50 ms budget, many calls of this tiny case.
+      const cold = await timeComputation(cases[0], 'forward', [engine], { timeMs: 50, minIterations: 3, slowMs: 1e-6 });
+      expect(cold.map((t) => (t.state === 'measured' ? t.samplesMs.length > 1 : t.state))).toEqual([true]);
+      // Warm now: the next timing's warm-up is its one sample, whatever the budget.
+      const once = await timeComputation(cases[0], 'forward', [engine], { timeMs: 50, minIterations: 3, slowMs: 1e-6 });
       const usual = await timeComputation(cases[0], 'forward', [engine], { timeMs: 1, minIterations: 3, slowMs: 60_000 });
       expect(once.map((t) => (t.state === 'measured' ? t.samplesMs.length : t.state))).toEqual([1]);
       expect(usual.map((t) => (t.state === 'measured' ? t.samplesMs.length >= 3 : t.state))).toEqual([true]);

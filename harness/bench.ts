@@ -156,8 +156,8 @@ async function timeInHost(base: TimingBase, prepared: Prepared, measure: NonNull
     const t0 = performance.now();
     await prepared.call();
     const roundTripMs = performance.now() - t0;
-    // A call slower than slowMs is timed once: the warm-up's own time in the host is that sample
-    // (the kernel already ran in this host while being checked, so it is warm).
+    // A call slower than slowMs is timed once: the warm-up's own time in the host is that sample,
+    // when the host had computed this case before (lastKernelMs says; else the usual samples).
     const warmupMs = prepared.lastKernelMs?.();
     const samplesMs = warmupMs !== undefined && warmupMs > 0 && roundTripMs >= options.slowMs ? [warmupMs]
       : await measure({ warmup: 0, iterations: samplesFor(roundTripMs, options), minMs: options.timeMs });

@@ -32,6 +32,13 @@ describe('overflow-prone elements', () => {
     expect(negated.ok).toBe(false);
   });
 
+  it('a finite result is judged against the float64 value even when that lies beyond the float32 range', () => {
+    const r = ref([6e38], [6e38], [1]);
+    for (const v of [0, -5, 1e30]) expect(compareToReference(t([v]), { shape: r.shape, data: r.value }, r, 1).ok).toBe(false);
+    expect(compareToReference(t([Infinity]), { shape: r.shape, data: r.value }, r, 1)).toMatchObject({ ok: true, overflowed: 1 });
+    expect(compareToReference(t([3.4e38]), { shape: r.shape, data: r.value }, r, 1).ok).toBe(false);
+  });
+
   it('below the range a non-finite result fails', () => {
     const r = ref([1e38], [3e38], [3]);
     const cmp = compareToReference(t([Infinity]), { shape: r.shape, data: r.value }, r, 1);

@@ -162,10 +162,17 @@ export function compareTensor(
       // -0 against +0: error 0, yet it fails.
       error = same ? 0 : Number.isFinite(g) && Number.isFinite(w32) ? Math.abs(g - w) : Number.POSITIVE_INFINITY;
       ratio = same ? 0 : Number.POSITIVE_INFINITY;
-    } else if (prone?.[i] === 1 && (!Number.isFinite(g) || !Number.isFinite(w32))) {
+    } else if (prone?.[i] === 1 && (!Number.isFinite(g) || !Number.isFinite(w))) {
       // May have overflowed in float32 although the exact result is finite: accepted, and counted.
+      // (w is non-finite only as another engine's float32 output; reference64's value is float64.)
       overflowed++;
       error = 0; ratio = 0;
+    } else if (prone?.[i] === 1) {
+      // A finite result where float32 may overflow: judged by its budget against the float64
+      // value, which may lie beyond the float32 range.
+      error = Math.abs(g - w);
+      ratio = error === 0 ? 0 : error / b;
+      if (Number.isNaN(ratio)) ratio = Number.POSITIVE_INFINITY;
     } else if (!Number.isFinite(g) || !Number.isFinite(w32)) {
       // NaN only matches NaN; an infinity only matches the same infinity.
       const same = Number.isNaN(g) ? Number.isNaN(w32) : g === w32;

@@ -78,5 +78,8 @@ describe('a case with tolerance.expected', () => {
     expect(loadCaseText(text('{ expected: { ulp: 1 } }'), 'w.yaml').errors).toHaveLength(1);
     expect(loadCaseText(text('{ expected: {} }'), 'w.yaml').errors).toHaveLength(1);
     expect(loadCaseText(text('{ expected: { ulps: -1 } }'), 'w.yaml').errors).toHaveLength(1);
+    for (const bad of ['{ ulps: .nan }', '{ ulps: .inf }', '{ atol: -.inf }', '{ rtol: .nan }', '{ rtol: .inf }']) {
+      expect(loadCaseText(text(`{ expected: ${bad} }`), 'w.yaml').errors[0]?.message, bad).toMatch(/tolerance\.expected\.\w+: must be|must be/);
+    }
   });
 });

@@ -54,7 +54,10 @@ export interface Prepared {
    * the kernel alone, so that the round trip never counts as kernel time.
    */
   measure?(options: { warmup: number; iterations: number; minMs: number }): Promise<number[]>;
-  /** With measure: the kernel's own time in its last call() (measured in the host), if any. */
+  /**
+   * With measure: the kernel's own time in its last call(), measured in the host, when that call
+   * was warm (the host had computed the same case before) and the time is possible; else undefined.
+   */
   lastKernelMs?(): number | undefined;
 }
 

@@ -379,6 +379,10 @@ function buildCase(raw: RawCase, base: Path, loc: Locator, note: string, seedNot
   }
 
   if (raw.tolerance?.expected && expected.length === 0) throw fail(at('tolerance', 'expected'), 'a tolerance for expected outputs, but the case has no expected outputs');
+  // The schema sees YAML's .nan and .inf as numbers; a tolerance must be a finite one.
+  for (const [key, v] of Object.entries(raw.tolerance?.expected ?? {})) {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw fail(at('tolerance', 'expected', key), `must be a finite number >= 0, got ${v}`);
+  }
 
   // Bytes: what the case holds, and the outputs a run of its directions makes (y; dx, dw, db).
   const shapes = [px.shape, dy.shape];

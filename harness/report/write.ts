@@ -31,6 +31,8 @@ function reasonOf(e: unknown): string {
 /** Why a report name cannot name the report files (it must be a plain file name), or undefined. */
 export function reportNameProblem(name: string): string | undefined {
   if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name)) return `report name ${JSON.stringify(name)} is not a plain file name (no folders: use --reports-dir)`;
+  // The longest file written is ".<name>.junit.xml.<pid>.<n>.tmp"; file systems allow 255 bytes.
+  if (Buffer.byteLength(name, 'utf8') > 200) return `report name ${JSON.stringify(name.slice(0, 40))}... is longer than 200 bytes`;
   return undefined;
 }
 

@@ -60,7 +60,7 @@ const isPointwise = (g: Conv2dGeometry) => g.kernelHeight === 1 && g.kernelWidth
  * long, then the panel flags): see asm/gemm.as.
  */
 function simdColumnTables(s: SimdGemm, g: Conv2dGeometry, j0: number, j1: number, at: number, withFlags: boolean): void {
-  const count = j1 - j0, t = s.i32(), off = at >> 2, yAt = off + count, xAt = yAt + count, fAt = xAt + count;
+  const count = j1 - j0, t = s.i32(), off = at >>> 2, yAt = off + count, xAt = yAt + count, fAt = xAt + count;
   const P = g.outHeight * g.outWidth, W = g.inWidth, image = g.inChannels * g.inHeight * W;
   for (let j = j0; j < j1; j++) {
     const n = (j / P) | 0, p = j - n * P;
@@ -87,7 +87,7 @@ function simdColumnTables(s: SimdGemm, g: Conv2dGeometry, j0: number, j1: number
 
 /** Row tables (rowOff, rowDy, rowDx, and the plane offsets), `rows` long each, for `channels` input channels from 0. */
 function simdRowTables(s: SimdGemm, g: Conv2dGeometry, channels: number, at: number): void {
-  const taps = g.kernelHeight * g.kernelWidth, rows = channels * taps, t = s.i32(), off = at >> 2;
+  const taps = g.kernelHeight * g.kernelWidth, rows = channels * taps, t = s.i32(), off = at >>> 2;
   const W = g.inWidth, plane = g.inHeight * W;
   for (let c = 0; c < channels; c++)
     for (let tap = 0; tap < taps; tap++) {
@@ -106,8 +106,8 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
   const colAt = s.alloc(4 * (3 * cols + Math.ceil(cols / s.NR))), rowAt = s.alloc(16 * depth);
   const pa = s.alloc(s.packedABytes), pb = s.alloc(s.packedBBytes);
   const f = s.f32();
-  f.set(x, xp >> 2);
-  f.set(w, wp >> 2);
+  f.set(x, xp >>> 2);
+  f.set(w, wp >>> 2);
   simdColumnTables(s, g, j0, j1, colAt, true);
   simdRowTables(s, g, cg, rowAt);
   s.setTables(colAt, colAt + 4 * cols, colAt + 8 * cols, colAt + 12 * cols, rowAt, rowAt + 4 * depth, rowAt + 8 * depth,
@@ -118,7 +118,7 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
       const oc = gi * og + o, b = bias ? bias[oc] : 0;
       for (let j = j0; j < j1;) {
         const n = (j / P) | 0, p = j - n * P, len = Math.min(P - p, j1 - j);
-        const to = (n * g.outChannels + oc) * P + p, from = (cp >> 2) + o * cols + (j - j0);
+        const to = (n * g.outChannels + oc) * P + p, from = (cp >>> 2) + o * cols + (j - j0);
         if (!bias) y.set(f.subarray(from, from + len), to);
         else for (let i = 0; i < len; i++) y[to + i] = f[from + i] + b;
         j += len;
@@ -141,8 +141,8 @@ function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32
   const colAt = s.alloc(12 * NP), rowAt = s.alloc(16 * rows);
   const pa = s.alloc(s.packedABytes), pb = s.alloc(s.packedBBytes);
   const f = s.f32();
-  f.set(x, xp >> 2);
-  f.set(w, wp >> 2);
+  f.set(x, xp >>> 2);
+  f.set(w, wp >>> 2);
   simdColumnTables(s, g, 0, NP, colAt, false);
   simdRowTables(s, g, channels, rowAt);
   s.setTables(colAt, colAt + 4 * NP, colAt + 8 * NP, 0, rowAt, rowAt + 4 * rows, rowAt + 8 * rows, g.inHeight, g.inWidth);
@@ -150,21 +150,21 @@ function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32
     for (let o = 0; o < og; o++)
       for (let n = 0; n < g.batch; n++) {
         const from = (n * g.outChannels + gi * og + o) * P;
-        f.set(dy.subarray(from, from + P), (dyp >> 2) + o * NP + n * P);
+        f.set(dy.subarray(from, from + P), (dyp >>> 2) + o * NP + n * P);
       }
     s.im2colDense(xp + 4 * (gi * cg + c0) * plane, 0, rows, NP, colp);
     // dW_g[o, r] = sum_j dY_g[o, j] col[r, j]
     s.gemm(og, rows, NP, dyp, NP, 1, 0, colp, 1, NP, dwp, rows, 0, pa, pb);
     for (let o = 0; o < og; o++) {
-      const from = (dwp >> 2) + o * rows;
+      const from = (dwp >>> 2) + o * rows;
       dw.set(f.subarray(from, from + rows), (gi * og + o) * depth + c0 * taps);
     }
     // dcol[r, j] = sum_o W_g[o, r] dY_g[o, j]
     s.gemm(rows, NP, og, wp + 4 * (gi * og * depth + c0 * taps), 1, depth, 0, dyp, NP, 1, dcolp, NP, 0, pa, pb);
     for (let n = 0; n < g.batch; n++) {
-      f.fill(0, dxp >> 2, (dxp >> 2) + channels * plane);
+      f.fill(0, dxp >>> 2, (dxp >>> 2) + channels * plane);
       s.col2im(dcolp, NP, 0, rows, n * P, (n + 1) * P, rowAt + 12 * rows, dxp);
-      dx.set(f.subarray(dxp >> 2, (dxp >> 2) + channels * plane), (n * g.inChannels + gi * cg + c0) * plane);
+      dx.set(f.subarray(dxp >>> 2, (dxp >>> 2) + channels * plane), (n * g.inChannels + gi * cg + c0) * plane);
     }
   }
 }

@@ -29,15 +29,15 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
   const xp = s.alloc(4 * chunk * HW), wp = s.alloc(4 * C * mult * taps), bp = s.alloc(4 * C * mult);
   const yp = s.alloc(4 * chunk * mult * OHW), plane = s.alloc(planeBytes(g)), acc = s.alloc(4 * (g.outWidth + 8));
   const f = s.f32();
-  f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >> 2);
-  if (bias) f.set(bias.subarray(c0 * mult, c1 * mult), bp >> 2);
+  f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >>> 2);
+  if (bias) f.set(bias.subarray(c0 * mult, c1 * mult), bp >>> 2);
   simdGeometry(s, g, plane);
   for (let n = 0; n < g.batch; n++)
     for (let c = c0; c < c1; c += chunk) {
       const count = Math.min(chunk, c1 - c), from = (n * g.inChannels + c) * HW, k = c - c0;
-      f.set(x.subarray(from, from + count * HW), xp >> 2);
+      f.set(x.subarray(from, from + count * HW), xp >>> 2);
       s.dwForward(xp, count, mult, wp + 4 * k * mult * taps, bp + 4 * k * mult, bias ? 1 : 0, yp, plane, acc);
-      y.set(f.subarray(yp >> 2, (yp >> 2) + count * mult * OHW), (n * g.outChannels + c * mult) * OHW);
+      y.set(f.subarray(yp >>> 2, (yp >>> 2) + count * mult * OHW), (n * g.outChannels + c * mult) * OHW);
     }
 }
 
@@ -51,19 +51,19 @@ function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32
   const dxp = s.alloc(4 * chunk * HW), accp = s.alloc(8 * C * mult * taps);
   const plane = s.alloc(planeBytes(g)), q = s.alloc(planeBytes(g));
   const f = s.f32(), d = s.f64();
-  f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >> 2);
-  d.fill(0, accp >> 3, (accp >> 3) + C * mult * taps);
+  f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >>> 2);
+  d.fill(0, accp >>> 3, (accp >>> 3) + C * mult * taps);
   simdGeometry(s, g, plane);
   for (let n = 0; n < g.batch; n++)
     for (let c = c0; c < c1; c += chunk) {
       const count = Math.min(chunk, c1 - c), k = c - c0;
       const from = (n * g.inChannels + c) * HW, dyFrom = (n * g.outChannels + c * mult) * OHW;
-      f.set(x.subarray(from, from + count * HW), xp >> 2);
-      f.set(dy.subarray(dyFrom, dyFrom + count * mult * OHW), dyp >> 2);
+      f.set(x.subarray(from, from + count * HW), xp >>> 2);
+      f.set(dy.subarray(dyFrom, dyFrom + count * mult * OHW), dyp >>> 2);
       s.dwBackward(xp, count, mult, wp + 4 * k * mult * taps, dyp, dxp, accp + 8 * k * mult * taps, plane, q);
-      dx.set(f.subarray(dxp >> 2, (dxp >> 2) + count * HW), from);
+      dx.set(f.subarray(dxp >>> 2, (dxp >>> 2) + count * HW), from);
     }
-  for (let i = 0; i < C * mult * taps; i++) dw[c0 * mult * taps + i] = d[(accp >> 3) + i];
+  for (let i = 0; i < C * mult * taps; i++) dw[c0 * mult * taps + i] = d[(accp >>> 3) + i];
 }
 
 let paddedPlane: Float64Array = new Float64Array(0);

@@ -2,7 +2,7 @@
 // the KC/MC/NC blocks, with transposed views, offsets and accumulation.
 import { describe, expect, it } from 'vitest';
 import { type DenseMatrix, gemm, type MatrixView, viewPacker } from './gemm.ts';
-import { simd, type SimdGemm } from './wasm.ts';
+import { SIMD_SUPPORTED, simd, type SimdGemm } from './wasm.ts';
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -41,6 +41,10 @@ describe('fast gemm', () => {
 // The float32 SIMD GEMM (wasm.ts, asm/gemm.as) against a float64 triple loop within float32's
 // error bound for a dot product in any order (k + 1 roundings with accumulation), and against the
 // TypeScript GEMM above; strided and transposed operands, sizes off the 4x8 tile and the blocks.
+it('the SIMD module is loaded wherever WebAssembly SIMD is supported and not switched off (npm run build makes it)', () => {
+  expect(simd !== undefined).toBe(SIMD_SUPPORTED && process.env.CONVBENCH_FAST_NO_SIMD !== '1');
+});
+
 describe.runIf(simd !== undefined)('fast SIMD gemm', () => {
   const s = simd as SimdGemm;
   const shapes: [number, number, number][] = [[1, 1, 1], [27, 37, 23], [23, 19, 300], [19, 23, 27 * 37], [5, 1100, 7], [70, 9, 513], [4, 8, 4], [67, 261, 259]];
@@ -55,10 +59,10 @@ describe.runIf(simd !== undefined)('fast SIMD gemm', () => {
         const ap = s.alloc(4 * a.data.length), bp = s.alloc(4 * b.data.length), cp = s.alloc(4 * cLength);
         const pa = s.alloc(s.packedABytes), pb = s.alloc(s.packedBBytes);
         const f = s.f32();
-        f.set(a.data, ap >> 2); f.set(b.data, bp >> 2); f.set(c0, cp >> 2);
+        f.set(a.data, ap >>> 2); f.set(b.data, bp >>> 2); f.set(c0, cp >>> 2);
         s.gemm(m, n, k, ap + 4 * a.offset, a.rowStride, a.colStride, 0, bp + 4 * b.offset, b.rowStride, b.colStride,
           cp + 12, ldc, acc ? 1 : 0, pa, pb);
-        const got = s.f32().slice(cp >> 2, (cp >> 2) + cLength);
+        const got = s.f32().slice(cp >>> 2, (cp >>> 2) + cLength);
         const ts: DenseMatrix = { data: Float64Array.from(c0), offset: 3, rowStride: ldc };
         gemm(m, n, k, a, viewPacker(b), ts, acc);
         const u = 2 ** -24, gamma = (k + 1) * u / (1 - (k + 1) * u);

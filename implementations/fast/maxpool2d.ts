@@ -127,10 +127,10 @@ function simdMaxPool(s: SimdGemm, x: Float32Array, y: Float32Array, g: Pool2dGeo
   const redo: number[] = [];
   for (let p0 = 0; p0 < planes; p0 += chunk) {
     const count = Math.min(chunk, planes - p0);
-    f.set(x.subarray(p0 * inPlane, (p0 + count) * inPlane), xp >> 2);
+    f.set(x.subarray(p0 * inPlane, (p0 + count) * inPlane), xp >>> 2);
     s.mpForward(xp, count, yp, row, hb, flags, g.propagateNan ? 1 : 0);
-    y.set(f.subarray(yp >> 2, (yp >> 2) + count * outPlane), p0 * outPlane);
-    if (!g.propagateNan) for (let p = 0; p < count; p++) if (t[(flags >> 2) + p] !== 0) redo.push(p0 + p);
+    y.set(f.subarray(yp >>> 2, (yp >>> 2) + count * outPlane), p0 * outPlane);
+    if (!g.propagateNan) for (let p = 0; p < count; p++) if (t[(flags >>> 2) + p] !== 0) redo.push(p0 + p);
   }
   return redo;
 }

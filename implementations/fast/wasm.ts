@@ -48,9 +48,25 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 17, 11,
 ]);
 
+/** True where this Node can run WebAssembly SIMD (the fast paths expect the module there). */
+export const SIMD_SUPPORTED = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+
+/**
+ * The module, or undefined (TypeScript paths) when SIMD is off or unsupported, or the .wasm is
+ * missing or not the one these sources expect (a build older than the sources: `npm run build`).
+ */
 function load(): SimdGemm | undefined {
+  try {
+    return instantiate();
+  } catch (e) {
+    process.stderr.write(`fast: asm/gemm.wasm unusable (${e instanceof Error ? e.message : String(e)}); run npm run build. Using the TypeScript paths.\n`);
+    return undefined;
+  }
+}
+
+function instantiate(): SimdGemm | undefined {
   if (process.env.CONVBENCH_FAST_NO_SIMD === '1') return undefined;
-  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(SIMD_PROBE)) return undefined;
+  if (!SIMD_SUPPORTED) return undefined;
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = new Uint8Array(readFileSync(new URL('./asm/gemm.wasm', import.meta.url)));
