@@ -28,6 +28,10 @@ export function drain(job: Job, chunks: number, base: number, flag: Int32Array, 
     if (Atomics.compareExchange(flag, NEXT, ticket, ticket + 1) !== ticket) continue;
     try {
       runJob(job, ticket - base, chunks, thread);
+    } catch (e) {
+      // Before the chunk counts as done: whoever waits for DONE must see the failure with it.
+      Atomics.store(flag, FAILED, 1);
+      throw e;
     } finally {
       Atomics.add(flag, DONE, 1);
       Atomics.notify(flag, DONE);
@@ -82,6 +86,7 @@ export function runShared(job: Job, chunks: number): void {
     for (let k = 0; k < chunks; k++) runJob(job, k, chunks, 0);
     return;
   }
+  while (receiveMessageOnPort(h.replies)) { /* a reason left by an earlier failure */ }
   const base = Atomics.load(flag, NEXT);
   Atomics.store(flag, DONE, 0);
   Atomics.store(flag, FAILED, 0);
@@ -89,11 +94,15 @@ export function runShared(job: Job, chunks: number): void {
   h.worker.postMessage(request);
   let failure: unknown;
   try { drain(job, chunks, base, flag, 0); } catch (e) { failure = e; }
-  while (Atomics.load(flag, DONE) < chunks && failure === undefined) Atomics.wait(flag, DONE, Atomics.load(flag, DONE), 1000);
+  // Every chunk done, even after a failure here: the helper must not still be writing into the
+  // shared buffers when the next call reuses them.
+  while (Atomics.load(flag, DONE) < chunks) Atomics.wait(flag, DONE, Atomics.load(flag, DONE), 1000);
   if (failure !== undefined) throw failure;
   if (Atomics.load(flag, FAILED) !== 0) {
-    const reason = receiveMessageOnPort(h.replies);
-    throw new Error(`fast conv helper thread failed: ${String(reason?.message)}`);
+    // The helper posts its reason just after it flags the failure: wait for it a little.
+    let reason = receiveMessageOnPort(h.replies);
+    for (let i = 0; i < 100 && !reason; i++) { Atomics.wait(flag, LOADED, 1, 10); reason = receiveMessageOnPort(h.replies); }
+    throw new Error(`fast conv helper thread failed: ${reason ? String(reason.message) : 'no reason given'}`);
   }
 }
 
