@@ -23,7 +23,8 @@ contents=$(tar tzf "$tarball")
 stray=$(grep -E '(\.ts|\.map|\.tsbuildinfo)$|/fixtures/|\.test\.|^package/dist/cases/|^package/reports/' <<<"$contents" | grep -v '\.d\.ts$' || true)
 [ -z "$stray" ] || fail "the tarball ships what it should not: $(head -n 3 <<<"$stray" | tr '\n' ' ')"
 for want in package/dist/harness/cli.js package/dist/harness/index.d.ts package/dist/harness/vitest.js package/schema/report.schema.json \
-  package/cases/case.schema.json package/adapters/python/convbench_host.py package/README.md; do
+  package/cases/case.schema.json package/adapters/python/convbench_host.py package/README.md \
+  package/dist/implementations/fast/asm/gemm.wasm; do
   grep -qx "$want" <<<"$contents" || fail "the tarball lacks $want"
 done
 
