@@ -195,6 +195,9 @@ export function overflowedElements(r: CheckResult): number {
   return r.checks.reduce((n, k) => n + (k.against === 'reference64' ? k.comparison.overflowed ?? 0 : 0), 0);
 }
 
+/** A passed result with elements accepted as overflowed against reference64: shown as "overflow-prone". */
+export const isOverflowProne = (r: CheckResult): boolean => r.state === 'passed' && overflowedElements(r) > 0;
+
 /** Worst error / budget over a result's reference checks (0 when exact). */
 export function worstRatio(r: CheckResult): number {
   if (r.state !== 'passed' && r.state !== 'failed') return Number.NaN;

@@ -104,6 +104,15 @@ export interface TensorComparison {
 
 const KEEP_MISMATCHES = 5;
 
+/** Adds a failing element to `worst`, trimming it to the worst few now and then (no full sort per element). */
+function keep(worst: Mismatch[], m: Mismatch): void {
+  worst.push(m);
+  if (worst.length > 4 * KEEP_MISMATCHES) { worst.sort((a, c) => c.ratio - a.ratio); worst.length = KEEP_MISMATCHES; }
+}
+
+/** The worst few of `worst`, worst first. */
+const worstFirst = (worst: Mismatch[]): Mismatch[] => worst.sort((a, c) => c.ratio - a.ratio).slice(0, KEEP_MISMATCHES);
+
 /** The float32 bits of v (after rounding to float32), as an unsigned integer. */
 function float32Bits(v: number): number {
   SCRATCH_F32[0] = v;
@@ -188,13 +197,11 @@ export function compareTensor(
     if (ulps > maxUlps) maxUlps = ulps;
     if (ratio > 1) {
       failures++;
-      worst.push({ index: i, coord: unravel(i, want.shape), got: g, want: w, error, budget: b, ratio, ulps });
-      if (worst.length > 4 * KEEP_MISMATCHES) { worst.sort((a, c) => c.ratio - a.ratio); worst.length = KEEP_MISMATCHES; }
+      keep(worst, { index: i, coord: unravel(i, want.shape), got: g, want: w, error, budget: b, ratio, ulps });
     }
   }
-  worst.sort((a, c) => c.ratio - a.ratio);
   return {
-    ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: worst.slice(0, KEEP_MISMATCHES),
+    ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: worstFirst(worst),
     ...(proneCount ? { overflowProne: proneCount } : {}), ...(overflowed ? { overflowed } : {}),
   };
 }
@@ -244,12 +251,10 @@ export function compareWithin(got: Values, want: Values, tolerance: ExpectedTole
       failures++;
       // The budget shown in value units: the allowed ULPs at the expected value.
       const budget = finite ? allowed * ulpAt(w) : 0;
-      mismatches.push({ index: i, coord: unravel(i, want.shape), got: g, want: w, error: finite ? Math.abs(g - w) : Number.POSITIVE_INFINITY, budget, ratio, ulps });
-      if (mismatches.length > 4 * KEEP_MISMATCHES) { mismatches.sort((a, c) => c.ratio - a.ratio); mismatches.length = KEEP_MISMATCHES; }
+      keep(mismatches, { index: i, coord: unravel(i, want.shape), got: g, want: w, error: finite ? Math.abs(g - w) : Number.POSITIVE_INFINITY, budget, ratio, ulps });
     }
   }
-  mismatches.sort((a, c) => c.ratio - a.ratio);
-  return { ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: mismatches.slice(0, KEEP_MISMATCHES) };
+  return { ok: failures === 0, elements: want.data.length, failures, maxRatio, maxUlps, mismatches: worstFirst(mismatches) };
 }
 
 /**

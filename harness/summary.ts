@@ -3,7 +3,7 @@
 // ratio in words, engines without a time as numbered notes) and the gate. Every line goes through
 // safeLine and every value from a case, a module or a report through safe(); colours only when
 // the caller asks (colourFor), and only on a line safeLine leaves as it is.
-import { type CheckResult, describeFailure, overflowedElements, worstRatio } from './check.ts';
+import { type CheckResult, describeFailure, isOverflowProne, worstRatio } from './check.ts';
 import { checkedSomething } from './exit-code.ts';
 import {
   failingTimings, fmt, gateProcesses, type MeasuredTiming, noTimeNote, type TimingGroup, timingConditions, timingGroups, versusFastest,
@@ -67,7 +67,7 @@ const safeDisagreement = (d: Disagreement): Disagreement => ({
 
 function cell(r: CheckResult | undefined): Cell {
   if (!r) return { text: '' };
-  if (r.state === 'passed' && overflowedElements(r) > 0) return { text: 'overflow-prone', style: 'yellow' };
+  if (isOverflowProne(r)) return { text: 'overflow-prone', style: 'yellow' };
   if (r.state === 'passed') { const w = worstRatio(r); return { text: `ok ${w < 0.001 ? '0' : w.toFixed(3)}`, style: 'green' }; }
   if (r.state === 'failed') { const w = worstRatio(r); return { text: `FAIL ${Number.isFinite(w) ? w.toFixed(1) : 'inf'}`, style: 'red' }; }
   if (r.state === 'errored') return { text: 'ERROR', style: 'red' };
@@ -176,7 +176,7 @@ function printProblems(r: Report, p: Printer): void {
 
 function printTotals(r: Report, p: Printer): void {
   const count = (kind: string, s: CheckResult['state']) => r.results.filter((x) => x.kind === kind && x.state === s).length;
-  const prone = r.results.filter((x) => x.kind === 'implementation' && x.state === 'passed' && overflowedElements(x) > 0).length;
+  const prone = r.results.filter((x) => x.kind === 'implementation' && isOverflowProne(x)).length;
   p.line(`\n${r.cases.length} cases, ${r.implementations.length} implementation${r.implementations.length === 1 ? '' : 's'}: ${count('implementation', 'passed')} passed` +
     `${prone ? ` (${prone} overflow-prone: non-finite where float32 may overflow)` : ''}, ` +
     `${count('implementation', 'failed')} failed, ${count('implementation', 'errored')} errored, ${count('implementation', 'skipped')} skipped` +

@@ -2,12 +2,12 @@
 // lines of inline JS for filtering) that works offline from file://. Every string from the report
 // is escaped; the report itself rides along as JSON for machines to read back.
 import { createHash } from 'node:crypto';
-import type { CheckResult } from '../check.ts';
+import { type CheckResult, isOverflowProne } from '../check.ts';
 import { describeDisagreement } from '../run.ts';
 import { serializeReport } from './json.ts';
 import {
   caseRows, engineOrder, engineThreads, failedChecks, failingRejections, failingResults, failingTimings, failureCount, fmt, foreignWarning, gateCounts,
-  gateFailures, gateMethod, isOverflowProne, logPercent, OVERFLOW_RULE, overflowText, plural, type MeasuredTiming, noTimeNote, type Rejection,
+  gateFailures, gateMethod, logPercent, OVERFLOW_RULE, overflowText, plural, type MeasuredTiming, noTimeNote, type Rejection,
   rejectionsFailuresFirst, slowerText, summarize, type Summary, type TimingGroup, timingConditions, timingGroups, times, versusFastest,
 } from './markdown.ts';
 import { gatePassed, type GateRow, type GateSummary, isMeasured, type Report, type Timing } from './types.ts';

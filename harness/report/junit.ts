@@ -3,7 +3,8 @@
 // their own.
 import { safeLine } from '../terminal.ts';
 import { type CheckResult, describeFailure } from '../check.ts';
-import { engineOrder, failedChecks, foreignWarning, isOverflowProne, logPercent, overflowText, type Rejection } from './markdown.ts';
+import { isOverflowProne } from '../check.ts';
+import { engineOrder, failedChecks, foreignWarning, logPercent, overflowText, type Rejection } from './markdown.ts';
 import type { Report } from './types.ts';
 
 /** XML text and attribute values: the five entities, line breaks kept in attributes, characters XML 1.0 forbids replaced. */

@@ -2,7 +2,7 @@
 // speed gate and timings, then every result in a collapsed table. Also the counting and number
 // formatting the HTML page shares.
 import { safe } from '../terminal.ts';
-import { type CheckResult, overflowedElements } from '../check.ts';
+import { type CheckResult, isOverflowProne, overflowedElements } from '../check.ts';
 import { formatMismatch } from '../compare.ts';
 import type { Computation } from '../invoke.ts';
 import { describeDisagreement } from '../run.ts';
@@ -67,8 +67,6 @@ export const failingRejections = (r: Report): Rejection[] => (r.rejections ?? []
 export const rejectionsFailuresFirst = (r: Report): Rejection[] =>
   [...failingRejections(r), ...(r.rejections ?? []).filter((x) => x.ok)];
 
-/** A passed result with elements accepted as overflowed against reference64 (cases/README.md "Numerics rules"). */
-export const isOverflowProne = (x: CheckResult): boolean => x.state === 'passed' && overflowedElements(x) > 0;
 
 /** Where the overflow rule is written down, for the renderings' notes. */
 export const OVERFLOW_RULE = 'cases/README.md, "Numerics rules": float32 overflow';

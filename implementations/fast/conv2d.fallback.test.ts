@@ -1,16 +1,4 @@
-// fast's TypeScript paths (Winograd, the scalar GEMM), which run where WebAssembly SIMD is missing:
-// the tests of conv2d.test.ts again, with CONVBENCH_FAST_NO_SIMD=1 set while fast's modules load
-// (each test file gets modules of its own) and kept until this file's tests end, so the helper
-// thread, which copies the environment when it starts, runs them too; then restored.
-import { afterAll, expect, it } from 'vitest';
+// fast's TypeScript conv paths (Winograd, the scalar GEMM): conv2d.test.ts again with SIMD off.
+import { withSimdOff } from './simd-off.test-support.ts';
 
-const before = process.env.CONVBENCH_FAST_NO_SIMD;
-process.env.CONVBENCH_FAST_NO_SIMD = '1';
-const { simd } = await import('./wasm.ts');
-await import('./conv2d.test.ts');
-afterAll(() => {
-  if (before === undefined) delete process.env.CONVBENCH_FAST_NO_SIMD;
-  else process.env.CONVBENCH_FAST_NO_SIMD = before;
-});
-
-it('runs without the SIMD GEMM', () => expect(simd).toBeUndefined());
+await withSimdOff(() => import('./conv2d.test.ts'));
