@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compiles fast's SIMD kernels (implementations/fast/asm/*.as, AssemblyScript: the GEMM, the
-// depthwise conv, the max-pool forward) into one module, implementations/fast/asm/gemm.wasm (one
+// depthwise conv, the max- and average-pool forwards) into one module, implementations/fast/asm/gemm.wasm (one
 // memory for all of them), and copies it to dist/implementations/fast/asm/ when dist/ exists (npm
 // run build runs this after tsc). The compiler is the `assemblyscript` devDependency; nothing is
 // downloaded. Each source is handed to asc in memory as <name>.ts, every one an entry file whose

@@ -1,5 +1,5 @@
-// fast's float32 SIMD kernels: asm/gemm.as (the GEMM), asm/depthwise.as (the depthwise conv) and
-// asm/maxpool.as (the max-pool forward), compiled by scripts/build-wasm.mjs into one module with
+// fast's float32 SIMD kernels: asm/gemm.as (the GEMM), asm/depthwise.as (the depthwise conv),
+// asm/maxpool.as and asm/avgpool.as (the pool forwards), compiled by scripts/build-wasm.mjs into one module with
 // one memory, asm/gemm.wasm. One instance per thread: each thread that imports this module (the
 // main one and the helper worker) compiles and instantiates it for itself, with a linear memory of
 // its own that grows on demand and is reused across calls. `simd` is undefined where the file is
@@ -28,6 +28,10 @@ export interface SimdGemm {
   mpGeometry(h: number, w: number, pt: number, pl: number, pw: number, ph: number, kh: number, kw: number, sh: number,
     sw: number, dh: number, dw: number, oh: number, ow: number, row: number, hb: number): void;
   mpForward(x: number, planes: number, y: number, row: number, hb: number, nanFlags: number, propagate: number): void;
+  /** Average-pool forward with column stride 1 or 2, see asm/avgpool.as. */
+  apGeometry(h: number, w: number, pt: number, pl: number, pw: number, ph: number, kh: number, kw: number, sh: number,
+    sw: number, dh: number, dw: number, oh: number, ow: number, row: number): void;
+  apForward(x: number, planes: number, y: number, row: number, hb: number, div: number): void;
   /** Columns per B panel (the im2col flags are per panel). */
   readonly NR: number;
   /** Starts a call's allocations over. */
@@ -85,6 +89,7 @@ function instantiate(): SimdGemm | undefined {
   const gemm = fn('gemm'), setTables = fn('setTables'), im2colDense = fn('im2colDense'), col2im = fn('col2im');
   const dwGeometry = fn('dwGeometry'), dwForward = fn('dwForward'), dwBackward = fn('dwBackward');
   const mpGeometry = fn('mpGeometry'), mpForward = fn('mpForward');
+  const apGeometry = fn('apGeometry'), apForward = fn('apForward');
   const base = Math.ceil(fn('heapBase')() / 64) * 64;
   let used = base;
   let f32 = new Float32Array(memory.buffer), i32 = new Int32Array(memory.buffer), f64 = new Float64Array(memory.buffer);
@@ -94,7 +99,7 @@ function instantiate(): SimdGemm | undefined {
     }
   };
   return {
-    gemm, setTables, im2colDense, col2im, dwGeometry, dwForward, dwBackward, mpGeometry, mpForward,
+    gemm, setTables, im2colDense, col2im, dwGeometry, dwForward, dwBackward, mpGeometry, mpForward, apGeometry, apForward,
     NR: fn('blockNR')(),
     packedABytes: fn('packedABytes')(),
     packedBBytes: fn('packedBBytes')(),

@@ -30,6 +30,16 @@ export function mpGeometry(h: i32, w: i32, pt: i32, pl: i32, pW: i32, pH: i32, k
   for (let i = 0; i < ph * OWp; i += 4) v128.store(hb + (<usize>i << 2), inf);
 }
 
+/**
+ * Copies `bytes` (a multiple of 4) from src to dst: 16 bytes at a time, then floats. A loop rather
+ * than memory.copy, which V8 runs as a call out of the module: measured 3x slower on 40-byte rows.
+ */
+@inline function copyRow(dst: usize, src: usize, bytes: usize): void {
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i < bytes; i += 4) store<u32>(dst + i, load<u32>(src + i));
+}
+
 /** Even lanes of a then b: a0 a2 b0 b2. */
 @inline function evens(a: v128, b: v128): v128 { return v128.shuffle<f32>(a, b, 0, 2, 4, 6); }
 
@@ -82,7 +92,7 @@ function planeMaxima<T>(src: usize, out: usize, row: usize, hb: usize): void {
   const inner = row + (<usize>padL << 2);
   let h = hb + <usize>padT * hRow;
   for (let iy = 0; iy < H; iy++, src += rowBytes, h += hRow) {
-    memory.copy(inner, src, rowBytes);
+    copyRow(inner, src, rowBytes);
     rowMaxima<T>(row, h);
   }
   const step = <usize>dH * hRow;
