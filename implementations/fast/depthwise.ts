@@ -27,7 +27,7 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
   const chunk = Math.max(1, Math.min(C, Math.floor(CHUNK / Math.max(HW, 1))));
   s.reset();
   const xp = s.alloc(4 * chunk * HW), wp = s.alloc(4 * C * mult * taps), bp = s.alloc(4 * C * mult);
-  const yp = s.alloc(4 * chunk * mult * OHW), plane = s.alloc(planeBytes(g)), acc = s.alloc(4 * (g.outWidth + 8));
+  const yp = s.alloc(4 * chunk * mult * OHW), plane = s.alloc(planeBytes(g));
   const f = s.f32();
   f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >>> 2);
   if (bias) f.set(bias.subarray(c0 * mult, c1 * mult), bp >>> 2);
@@ -36,7 +36,7 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
     for (let c = c0; c < c1; c += chunk) {
       const count = Math.min(chunk, c1 - c), from = (n * g.inChannels + c) * HW, k = c - c0;
       f.set(x.subarray(from, from + count * HW), xp >>> 2);
-      s.dwForward(xp, count, mult, wp + 4 * k * mult * taps, bp + 4 * k * mult, bias ? 1 : 0, yp, plane, acc);
+      s.dwForward(xp, count, mult, wp + 4 * k * mult * taps, bp + 4 * k * mult, bias ? 1 : 0, yp, plane);
       y.set(f.subarray(yp >>> 2, (yp >>> 2) + count * mult * OHW), (n * g.outChannels + c * mult) * OHW);
     }
 }

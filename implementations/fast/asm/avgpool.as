@@ -20,6 +20,8 @@
 // 4), `div` OH * OWp divisors (exact small integers, from the geometry's rule on the caller's side);
 // apGeometry fills the padding of `row` with -0.
 
+import { copyRow } from "./rows";
+
 let H: i32 = 0, W: i32 = 0, padT: i32 = 0, padL: i32 = 0, pw: i32 = 0, ph: i32 = 0;
 let kH: i32 = 0, kW: i32 = 0, sH: i32 = 0, sW: i32 = 0, dH: i32 = 0, dW: i32 = 0, OH: i32 = 0, OW: i32 = 0, OWp: i32 = 0;
 let whole: bool = false;
@@ -32,16 +34,6 @@ export function apGeometry(h: i32, w: i32, pt: i32, pl: i32, pW: i32, pH: i32, k
   whole = oh == 1 && ow == 1 && pt == 0 && pl == 0 && kh == h && kw == w && pW == w && pH == h;
   const negZero = f32x4.splat(-0.0);
   for (let i = 0; i < pw + 32; i += 4) v128.store(row + (<usize>i << 2), negZero);
-}
-
-/**
- * Copies `bytes` (a multiple of 4) from src to dst: 16 bytes at a time, then floats. A loop rather
- * than memory.copy, which V8 runs as a call out of the module: measured 3x slower on 40-byte rows.
- */
-@inline function copyRow(dst: usize, src: usize, bytes: usize): void {
-  let i: usize = 0;
-  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
-  for (; i < bytes; i += 4) store<u32>(dst + i, load<u32>(src + i));
 }
 
 /** Even lanes of a then b: a0 a2 b0 b2. */

@@ -12,6 +12,8 @@
 // Memory is the caller's: every pointer is a byte address the JavaScript side allocated; `plane`
 // (the padded scratch) must hold (pw * ph + 16) floats, and dwGeometry zero-fills its padding.
 
+import { copyRow } from "./rows";
+
 let H: i32 = 0, W: i32 = 0, padT: i32 = 0, padL: i32 = 0, pw: i32 = 0, ph: i32 = 0;
 let kH: i32 = 0, kW: i32 = 0, sH: i32 = 0, dH: i32 = 0, dW: i32 = 0, OH: i32 = 0, OW: i32 = 0;
 
@@ -27,7 +29,7 @@ export function dwGeometry(h: i32, w: i32, pt: i32, pl: i32, pb: i32, pr: i32, k
 @inline function padIn(src: usize, plane: usize): void {
   const rowBytes = <usize>W << 2;
   let to = plane + ((<usize>(padT * pw + padL)) << 2);
-  for (let iy = 0; iy < H; iy++, src += rowBytes, to += <usize>pw << 2) memory.copy(to, src, rowBytes);
+  for (let iy = 0; iy < H; iy++, src += rowBytes, to += <usize>pw << 2) copyRow(to, src, rowBytes);
 }
 
 @inline function ld(p: usize): f32 { return load<f32>(p); }
@@ -41,7 +43,7 @@ export function dwGeometry(h: i32, w: i32, pt: i32, pl: i32, pb: i32, pr: i32, k
  * y of `channels` input planes at x (dense, H x W each) and their `mult` output planes each, into
  * y (dense, OH x OW each); weights at w ([channels * mult][kH * kW]), bias at b when hasBias.
  */
-export function dwForward(x: usize, channels: i32, mult: i32, w: usize, b: usize, hasBias: bool, y: usize, plane: usize, acc: usize): void {
+export function dwForward(x: usize, channels: i32, mult: i32, w: usize, b: usize, hasBias: bool, y: usize, plane: usize): void {
   const taps = kH * kW, pwb = <usize>pw << 2;
   const three = kH == 3 && kW == 3;
   for (let c = 0; c < channels; c++) {
@@ -79,22 +81,38 @@ export function dwForward(x: usize, channels: i32, mult: i32, w: usize, b: usize
         }
         continue;
       }
-      // Any kernel: a row of accumulators, one pass per tap.
-      const quads = (OW + 3) >> 2;
+      // Any kernel: 8 output columns at a time in two f32x4 accumulators, every tap in turn; then
+      // 4, the last quad's lanes past OW not stored.
       for (let oy = 0; oy < OH; oy++, out += <usize>OW << 2) {
-        for (let q = 0; q < quads; q++) v128.store(acc + (<usize>q << 4), bv);
-        for (let ky = 0; ky < kH; ky++) {
-          const row = plane + <usize>(oy * sH + ky * dH) * pwb;
-          for (let kx = 0; kx < kW; kx++) {
-            const wv = v128.load32_splat(wo + (<usize>(ky * kW + kx) << 2));
-            const at = row + (<usize>(kx * dW) << 2);
-            for (let q = 0; q < quads; q++) {
-              const a = acc + (<usize>q << 4);
-              v128.store(a, f32x4.add(v128.load(a), f32x4.mul(wv, v128.load(at + (<usize>q << 4)))));
+        const top = plane + <usize>(oy * sH) * pwb;
+        let ox = 0;
+        for (; ox + 8 <= OW; ox += 8) {
+          let a0 = bv, a1 = bv;
+          for (let ky = 0; ky < kH; ky++) {
+            const row = top + <usize>(ky * dH) * pwb + (<usize>ox << 2), wr = wo + (<usize>(ky * kW) << 2);
+            for (let kx = 0; kx < kW; kx++) {
+              const wv = v128.load32_splat(wr + (<usize>kx << 2)), at = row + (<usize>(kx * dW) << 2);
+              a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(at)));
+              a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(at, 16)));
             }
           }
+          v128.store(out + (<usize>ox << 2), a0);
+          v128.store(out + (<usize>ox << 2), a1, 16);
         }
-        memory.copy(out, acc, <usize>OW << 2);
+        for (; ox < OW; ox += 4) {
+          let a = bv;
+          for (let ky = 0; ky < kH; ky++) {
+            const row = top + <usize>(ky * dH) * pwb + (<usize>ox << 2), wr = wo + (<usize>(ky * kW) << 2);
+            for (let kx = 0; kx < kW; kx++) a = f32x4.add(a, f32x4.mul(v128.load32_splat(wr + (<usize>kx << 2)), v128.load(row + (<usize>(kx * dW) << 2))));
+          }
+          const at = out + (<usize>ox << 2);
+          if (ox + 4 <= OW) v128.store(at, a);
+          else {
+            store<f32>(at, f32x4.extract_lane(a, 0));
+            if (ox + 1 < OW) store<f32>(at, f32x4.extract_lane(a, 1), 4);
+            if (ox + 2 < OW) store<f32>(at, f32x4.extract_lane(a, 2), 8);
+          }
+        }
       }
     }
   }
@@ -157,6 +175,6 @@ export function dwBackward(x: usize, channels: i32, mult: i32, w: usize, dy: usi
         }
     }
     let from = q + ((<usize>(padT * pw + padL)) << 2), to = dx + (<usize>(c * H * W) << 2);
-    for (let iy = 0; iy < H; iy++, from += pwb, to += <usize>W << 2) memory.copy(to, from, <usize>W << 2);
+    for (let iy = 0; iy < H; iy++, from += pwb, to += <usize>W << 2) copyRow(to, from, <usize>W << 2);
   }
 }
