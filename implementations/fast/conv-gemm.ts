@@ -97,8 +97,11 @@ function simdRowTables(s: SimdGemm, g: Conv2dGeometry, channels: number, at: num
     }
 }
 
+/** The forward job whose x and w this thread's wasm memory holds (at the first two allocations after a reset). */
+let inMemory = -1;
+
 function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array,
-  g: Conv2dGeometry, j0: number, j1: number): void {
+  g: Conv2dGeometry, j0: number, j1: number, call: number): void {
   const cg = g.inChannels / g.groups, og = g.outChannels / g.groups, plane = g.inHeight * g.inWidth;
   const depth = cg * g.kernelHeight * g.kernelWidth, P = g.outHeight * g.outWidth, cols = j1 - j0;
   s.reset();
@@ -106,21 +109,25 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
   const colAt = s.alloc(4 * (3 * cols + Math.ceil(cols / s.NR))), rowAt = s.alloc(16 * depth);
   const pa = s.alloc(s.packedABytes), pb = s.alloc(s.packedBBytes);
   const f = s.f32();
-  f.set(x, xp >>> 2);
-  f.set(w, wp >>> 2);
+  if (call !== inMemory) {
+    f.set(x, xp >>> 2);
+    f.set(w, wp >>> 2);
+    inMemory = call;
+  }
   simdColumnTables(s, g, j0, j1, colAt, true);
   simdRowTables(s, g, cg, rowAt);
   s.setTables(colAt, colAt + 4 * cols, colAt + 8 * cols, colAt + 12 * cols, rowAt, rowAt + 4 * depth, rowAt + 8 * depth,
     g.inHeight, g.inWidth);
   for (let gi = 0; gi < g.groups; gi++) {
-    s.gemm(og, cols, depth, wp + 4 * gi * og * depth, depth, 1, 1, xp + 4 * gi * cg * plane, 0, 0, cp, cols, 0, pa, pb);
+    // C starts as the bias (the GEMM adds to it), so y is copied out as it is.
+    if (bias) for (let o = 0; o < og; o++) f.fill(bias[gi * og + o], (cp >>> 2) + o * cols, (cp >>> 2) + (o + 1) * cols);
+    s.gemm(og, cols, depth, wp + 4 * gi * og * depth, depth, 1, 1, xp + 4 * gi * cg * plane, 0, 0, cp, cols, bias ? 1 : 0, pa, pb);
     for (let o = 0; o < og; o++) {
-      const oc = gi * og + o, b = bias ? bias[oc] : 0;
+      const oc = gi * og + o;
       for (let j = j0; j < j1;) {
         const n = (j / P) | 0, p = j - n * P, len = Math.min(P - p, j1 - j);
         const to = (n * g.outChannels + oc) * P + p, from = (cp >>> 2) + o * cols + (j - j0);
-        if (!bias) y.set(f.subarray(from, from + len), to);
-        else for (let i = 0; i < len; i++) y[to + i] = f[from + i] + b;
+        y.set(f.subarray(from, from + len), to);
         j += len;
       }
     }
@@ -171,9 +178,9 @@ function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32
 
 /** y (+ bias) for output columns [j0, j1) of the batch-wide column space. */
 export function gemmForward(x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array,
-  g: Conv2dGeometry, j0: number, j1: number): void {
+  g: Conv2dGeometry, j0: number, j1: number, call: number): void {
   if (j1 <= j0) return;
-  if (simd) return simdForward(simd, x, w, bias, y, g, j0, j1);
+  if (simd) return simdForward(simd, x, w, bias, y, g, j0, j1, call);
   const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
   const depth = cg * g.kernelHeight * g.kernelWidth, P = g.outHeight * g.outWidth, cols = j1 - j0;
   if (yTile.length < og * cols) yTile = new Float64Array(og * cols);

@@ -11,7 +11,7 @@ import { tilesOf, winogradConv, winogradFilterGrad, type WinogradPlan } from './
 export type Job =
   | { kind: 'winograd'; src: Float32Array; u: Float64Array; bias: Float32Array | undefined; dst: Float32Array; plan: WinogradPlan }
   | { kind: 'winogradFilterGrad'; x: Float32Array; dy: Float32Array; plan: WinogradPlan; dU: Float64Array; partLength: number }
-  | { kind: 'gemm'; x: Float32Array; w: Float32Array; bias: Float32Array | undefined; y: Float32Array; g: Conv2dGeometry }
+  | { kind: 'gemm'; x: Float32Array; w: Float32Array; bias: Float32Array | undefined; y: Float32Array; g: Conv2dGeometry; call: number }
   | { kind: 'gemmBackward'; x: Float32Array; w: Float32Array; dy: Float32Array; dx: Float32Array; dw: Float32Array; g: Conv2dGeometry }
   | { kind: 'depthwise'; x: Float32Array; w: Float32Array; bias: Float32Array | undefined; y: Float32Array; g: Conv2dGeometry }
   | { kind: 'depthwiseBackward'; x: Float32Array; w: Float32Array; dy: Float32Array; dx: Float32Array; dw: Float32Array; g: Conv2dGeometry };
@@ -37,7 +37,7 @@ export function runJob(job: Job, part: number, parts: number, thread: number): v
     }
     case 'gemm': {
       const [j0, j1] = share(columnsOf(job.g), part, parts, NR);
-      gemmForward(job.x, job.w, job.bias, job.y, job.g, j0, j1);
+      gemmForward(job.x, job.w, job.bias, job.y, job.g, j0, j1, job.call);
       return;
     }
     case 'gemmBackward': {

@@ -111,6 +111,30 @@ describe('fast conv2d', () => {
     });
   }
 
+  it('sees inputs changed in place between calls (each thread copies a call\'s x and w once, not once per chunk)', async () => {
+    // Negating x in place negates every product exactly, so the next y is exactly -y, in one
+    // thread or two (the first calls alternate between them). A thread that kept the previous
+    // call's x would give y again.
+    const next = lcg(21);
+    for (const [xs, ws, attrs] of [
+      [[1, 37, 83, 79], [67, 37, 3, 3], { strides: [2, 2], padding: 'SAME_UPPER' }], // threaded
+      [[2, 5, 12, 13], [7, 5, 3, 3], { padding: [1, 1, 1, 1] }],
+    ] as [number[], number[], ConvAttributes][]) {
+      const x = random(xs, next), w = random(ws, next);
+      const g = conv2dGeometry(xs, ws, attrs);
+      let previous = (await conv2d(x, w, undefined, g)).data;
+      for (let round = 0; round < 6; round++) {
+        for (let i = 0; i < x.data.length; i++) x.data[i] = -x.data[i];
+        const y = (await conv2d(x, w, undefined, g)).data;
+        expect(y.every((v, i) => v === -previous[i])).toBe(true);
+        previous = y;
+      }
+      w.data[4] += 1; // and w: the centre tap of output channel 0, which y[0] reads (x[0, 0] times it)
+      const y = (await conv2d(x, w, undefined, g)).data;
+      expect(y[0]).not.toBe(previous[0]);
+    }
+  });
+
   it('gives NaN where padding meets a non-finite weight (y) or dy (dw)', async () => {
     const next = lcg(5);
     const x = random([1, 8, 10, 10], next), w = random([8, 8, 3, 3], next);

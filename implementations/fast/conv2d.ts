@@ -48,7 +48,10 @@ const localArena = new Arena(false);
 /**
  * Whether threads pay is measured, per geometry and direction: the first calls alternate between
  * one thread and two (once the helper has loaded), then whichever had the better best-of-three
- * time is kept. On a machine whose cores are busy with other work a second thread can lose.
+ * time is kept. The first call each way is a warm-up and not counted: the helper's first jobs run
+ * its WebAssembly before V8 has optimised it (measured 2-3x slower in the kernel host, which made
+ * the trial keep one thread where two were 1.7x faster). On a machine whose cores are busy with
+ * other work a second thread can lose.
  */
 const TRIALS = 3;
 interface Trial { single: number[]; shared: number[] }
@@ -59,11 +62,11 @@ function pickThreads(keyOf: () => string, macs: number): { threaded: boolean; tr
   const key = keyOf();
   let t = trials.get(key);
   if (!t) { t = { single: [], shared: [] }; trials.set(key, t); }
-  if (t.single.length < TRIALS || t.shared.length < TRIALS) {
+  if (t.single.length <= TRIALS || t.shared.length <= TRIALS) {
     const threaded = t.shared.length <= t.single.length;
     return { threaded, trial: threaded ? t.shared : t.single };
   }
-  return { threaded: Math.min(...t.shared) < Math.min(...t.single), trial: undefined };
+  return { threaded: Math.min(...t.shared.slice(1)) < Math.min(...t.single.slice(1)), trial: undefined };
 }
 
 /** Everything a call needs: whether it is threaded, where its buffers live, how to run a job. */
@@ -86,6 +89,9 @@ function session(key: () => string, macs: number) {
 const keyOf = (direction: string, g: Conv2dGeometry) => () => `${direction} ${JSON.stringify(g)}`;
 
 const macsOf = (g: Conv2dGeometry) => g.forwardFlops / 2;
+
+/** Numbers the forward GEMM jobs, so each thread copies a job's x and w into its wasm memory once, not per chunk. */
+let calls = 0;
 
 function allFinite(a: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return false;
@@ -153,7 +159,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | undefined, g: Conv2d
     s.run({ kind: 'winograd', src: xs, u, bias: bs, dst: y, plan }, 16);
     fixEmptyWindows(x.data, plan, bias?.data, y);
   } else {
-    s.run({ kind: 'gemm', x: xs, w: ws, bias: bs, y, g }, 16);
+    s.run({ kind: 'gemm', x: xs, w: ws, bias: bs, y, g, call: ++calls }, 16);
   }
   const out = { shape, data: s.result(y) };
   s.done();
