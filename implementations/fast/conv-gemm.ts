@@ -97,7 +97,10 @@ function simdRowTables(s: SimdGemm, g: Conv2dGeometry, channels: number, at: num
     }
 }
 
-/** The forward job whose x and w this thread's wasm memory holds (at the first two allocations after a reset). */
+/**
+ * The GEMM job whose x and w this thread's wasm memory holds (at the first two allocations after a
+ * reset; for a backward job with one group, also its dY at the third).
+ */
 let inMemory = -1;
 
 function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array,
@@ -136,7 +139,7 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
 
 /** dx of input channels [c0, c1) (within every group) and their dw columns, on the SIMD GEMM. */
 function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array,
-  g: Conv2dGeometry, c0: number, c1: number): void {
+  g: Conv2dGeometry, c0: number, c1: number, call: number): void {
   const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
   const taps = g.kernelHeight * g.kernelWidth, depth = cg * taps;
   const plane = g.inHeight * g.inWidth, P = g.outHeight * g.outWidth, NP = g.batch * P;
@@ -148,17 +151,23 @@ function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32
   const colAt = s.alloc(12 * NP), rowAt = s.alloc(16 * rows);
   const pa = s.alloc(s.packedABytes), pb = s.alloc(s.packedBBytes);
   const f = s.f32();
-  f.set(x, xp >>> 2);
-  f.set(w, wp >>> 2);
+  const copied = call === inMemory;
+  if (!copied) {
+    f.set(x, xp >>> 2);
+    f.set(w, wp >>> 2);
+    inMemory = call;
+  }
   simdColumnTables(s, g, 0, NP, colAt, false);
   simdRowTables(s, g, channels, rowAt);
   s.setTables(colAt, colAt + 4 * NP, colAt + 8 * NP, 0, rowAt, rowAt + 4 * rows, rowAt + 8 * rows, g.inHeight, g.inWidth);
   for (let gi = 0; gi < g.groups; gi++) {
-    for (let o = 0; o < og; o++)
-      for (let n = 0; n < g.batch; n++) {
-        const from = (n * g.outChannels + gi * og + o) * P;
-        f.set(dy.subarray(from, from + P), (dyp >>> 2) + o * NP + n * P);
-      }
+    // dY_g as a dense [og, N*P] matrix; with one group, the same for every chunk of the call.
+    if (!(copied && g.groups === 1))
+      for (let o = 0; o < og; o++)
+        for (let n = 0; n < g.batch; n++) {
+          const from = (n * g.outChannels + gi * og + o) * P;
+          f.set(dy.subarray(from, from + P), (dyp >>> 2) + o * NP + n * P);
+        }
     s.im2colDense(xp + 4 * (gi * cg + c0) * plane, 0, rows, NP, colp);
     // dW_g[o, r] = sum_j dY_g[o, j] col[r, j]
     s.gemm(og, rows, NP, dyp, NP, 1, 0, colp, 1, NP, dwp, rows, 0, pa, pb);
@@ -217,9 +226,9 @@ let dwPart = new Float64Array(0), dxPart = new Float64Array(0);
 
 /** dx of input channels [c0, c1) (within every group) and the dw columns of those channels. */
 export function gemmBackward(x: Float32Array, w: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array,
-  g: Conv2dGeometry, c0: number, c1: number): void {
+  g: Conv2dGeometry, c0: number, c1: number, call: number): void {
   if (c1 <= c0) return;
-  if (simd) return simdBackward(simd, x, w, dy, dx, dw, g, c0, c1);
+  if (simd) return simdBackward(simd, x, w, dy, dx, dw, g, c0, c1, call);
   const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
   const kH = g.kernelHeight, kW = g.kernelWidth, taps = kH * kW, depth = cg * taps;
   const H = g.inHeight, W = g.inWidth, plane = H * W, P = g.outHeight * g.outWidth, NP = g.batch * P;

@@ -12,7 +12,7 @@ export type Job =
   | { kind: 'winograd'; src: Float32Array; u: Float64Array; bias: Float32Array | undefined; dst: Float32Array; plan: WinogradPlan }
   | { kind: 'winogradFilterGrad'; x: Float32Array; dy: Float32Array; plan: WinogradPlan; dU: Float64Array; partLength: number }
   | { kind: 'gemm'; x: Float32Array; w: Float32Array; bias: Float32Array | undefined; y: Float32Array; g: Conv2dGeometry; call: number }
-  | { kind: 'gemmBackward'; x: Float32Array; w: Float32Array; dy: Float32Array; dx: Float32Array; dw: Float32Array; g: Conv2dGeometry }
+  | { kind: 'gemmBackward'; x: Float32Array; w: Float32Array; dy: Float32Array; dx: Float32Array; dw: Float32Array; g: Conv2dGeometry; call: number }
   | { kind: 'depthwise'; x: Float32Array; w: Float32Array; bias: Float32Array | undefined; y: Float32Array; g: Conv2dGeometry }
   | { kind: 'depthwiseBackward'; x: Float32Array; w: Float32Array; dy: Float32Array; dx: Float32Array; dw: Float32Array; g: Conv2dGeometry };
 
@@ -42,7 +42,7 @@ export function runJob(job: Job, part: number, parts: number, thread: number): v
     }
     case 'gemmBackward': {
       const [c0, c1] = share(job.g.inChannels / job.g.groups, part, parts, 1);
-      gemmBackward(job.x, job.w, job.dy, job.dx, job.dw, job.g, c0, c1);
+      gemmBackward(job.x, job.w, job.dy, job.dx, job.dw, job.g, c0, c1, job.call);
       return;
     }
     case 'depthwise': {

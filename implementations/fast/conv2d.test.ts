@@ -20,26 +20,45 @@ function random(shape: number[], next: () => number): Tensor {
   return { shape, data };
 }
 
-/** Every (output element, input element, weight element) triple of the conv, in float64. */
-function forEachTap(g: Conv2dGeometry, f: (yi: number, xi: number, wi: number) => void): void {
+/**
+ * The conv's y (without bias), dx and dw in float64, each element with the sum of |terms| beside
+ * it: plain loops over every (output element, input element, weight element) triple, each weight
+ * outermost so that the rows are walked in order (5x faster than a tap at a time in output order
+ * on the threaded pointwise case, whose scattered reads took 10 s).
+ */
+function reference(g: Conv2dGeometry, x: Float32Array, w: Float32Array, dy: Float32Array) {
   const cg = g.inChannels / g.groups, og = g.outChannels / g.groups;
-  for (let n = 0; n < g.batch; n++)
-    for (let o = 0; o < g.outChannels; o++) {
+  const N = g.batch, C = g.inChannels, O = g.outChannels, H = g.inHeight, W = g.inWidth, OH = g.outHeight, OW = g.outWidth;
+  const KH = g.kernelHeight, KW = g.kernelWidth, SH = g.strideHeight, SW = g.strideWidth, DH = g.dilationHeight, DW = g.dilationWidth, PT = g.padTop, PL = g.padLeft;
+  const y = new Float64Array(N * O * OH * OW), yMass = new Float64Array(y.length);
+  const dx = new Float64Array(x.length), dxMass = new Float64Array(x.length);
+  const dw = new Float64Array(w.length), dwMass = new Float64Array(w.length);
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < O; o++) {
       const gi = Math.floor(o / og);
-      for (let oy = 0; oy < g.outHeight; oy++)
-        for (let ox = 0; ox < g.outWidth; ox++) {
-          const yi = ((n * g.outChannels + o) * g.outHeight + oy) * g.outWidth + ox;
-          for (let c = 0; c < cg; c++)
-            for (let ky = 0; ky < g.kernelHeight; ky++)
-              for (let kx = 0; kx < g.kernelWidth; kx++) {
-                const iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight;
-                const ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth;
-                if (iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth) continue;
-                f(yi, ((n * g.inChannels + gi * cg + c) * g.inHeight + iy) * g.inWidth + ix,
-                  ((o * cg + c) * g.kernelHeight + ky) * g.kernelWidth + kx);
+      for (let c = 0; c < cg; c++)
+        for (let ky = 0; ky < KH; ky++)
+          for (let kx = 0; kx < KW; kx++) {
+            const wi = ((o * cg + c) * KH + ky) * KW + kx, wv = w[wi];
+            let dwSum = 0, dwAbs = 0;
+            for (let oy = 0; oy < OH; oy++) {
+              const iy = oy * SH - PT + ky * DH;
+              if (iy < 0 || iy >= H) continue;
+              const yRow = ((n * O + o) * OH + oy) * OW, xRow = ((n * C + gi * cg + c) * H + iy) * W;
+              for (let ox = 0; ox < OW; ox++) {
+                const ix = ox * SW - PL + kx * DW;
+                if (ix < 0 || ix >= W) continue;
+                const xv = x[xRow + ix], d = dy[yRow + ox];
+                const t = xv * wv, tx = wv * d, tw = xv * d;
+                y[yRow + ox] += t; yMass[yRow + ox] += Math.abs(t);
+                dx[xRow + ix] += tx; dxMass[xRow + ix] += Math.abs(tx);
+                dwSum += tw; dwAbs += Math.abs(tw);
               }
-        }
+            }
+            dw[wi] += dwSum; dwMass[wi] += dwAbs;
+          }
     }
+  return { y, yMass, dx, dxMass, dw, dwMass };
 }
 
 /** max |got - want| / (sum of |terms| + tiny) over the elements. */
@@ -86,15 +105,7 @@ describe('fast conv2d', () => {
       const g = conv2dGeometry(xs, ws, attrs);
       const size = g.batch * g.outChannels * g.outHeight * g.outWidth;
       const dy = random([g.batch, g.outChannels, g.outHeight, g.outWidth], next);
-      const y = new Float64Array(size), yMass = new Float64Array(size);
-      const dx = new Float64Array(x.data.length), dxMass = new Float64Array(x.data.length);
-      const dw = new Float64Array(w.data.length), dwMass = new Float64Array(w.data.length);
-      forEachTap(g, (yi, xi, wi) => {
-        const t = x.data[xi] * w.data[wi];
-        y[yi] += t; yMass[yi] += Math.abs(t);
-        dx[xi] += w.data[wi] * dy.data[yi]; dxMass[xi] += Math.abs(w.data[wi] * dy.data[yi]);
-        dw[wi] += x.data[xi] * dy.data[yi]; dwMass[wi] += Math.abs(x.data[xi] * dy.data[yi]);
-      });
+      const { y, yMass, dx, dxMass, dw, dwMass } = reference(g, x.data, w.data, dy.data);
       const P = g.outHeight * g.outWidth;
       for (let i = 0; i < size; i++) {
         const o = Math.floor(i / P) % g.outChannels;
@@ -111,10 +122,10 @@ describe('fast conv2d', () => {
     });
   }
 
-  it('sees inputs changed in place between calls (each thread copies a call\'s x and w once, not once per chunk)', async () => {
-    // Negating x in place negates every product exactly, so the next y is exactly -y, in one
-    // thread or two (the first calls alternate between them). A thread that kept the previous
-    // call's x would give y again.
+  it('sees inputs changed in place between calls (each thread copies a call\'s inputs once, not once per chunk)', async () => {
+    // Negating x (or dy) in place negates every product exactly, so the next y is exactly -y, in
+    // one thread or two (the first calls alternate between them). A thread that kept the previous
+    // call's inputs would give y again.
     const next = lcg(21);
     for (const [xs, ws, attrs] of [
       [[1, 37, 83, 79], [67, 37, 3, 3], { strides: [2, 2], padding: 'SAME_UPPER' }], // threaded
@@ -122,12 +133,22 @@ describe('fast conv2d', () => {
     ] as [number[], number[], ConvAttributes][]) {
       const x = random(xs, next), w = random(ws, next);
       const g = conv2dGeometry(xs, ws, attrs);
+      const dy = random([g.batch, g.outChannels, g.outHeight, g.outWidth], next);
       let previous = (await conv2d(x, w, undefined, g)).data;
+      let before = await conv2dBackward(x, w, dy, g);
       for (let round = 0; round < 6; round++) {
         for (let i = 0; i < x.data.length; i++) x.data[i] = -x.data[i];
         const y = (await conv2d(x, w, undefined, g)).data;
         expect(y.every((v, i) => v === -previous[i])).toBe(true);
         previous = y;
+        // backward: dw negates with x; dx (from w and dy) does not change; then dy negated negates both
+        const grads = await conv2dBackward(x, w, dy, g);
+        expect(grads.dw.data.every((v, i) => v === -before.dw.data[i])).toBe(true);
+        expect(grads.dx.data.every((v, i) => v === before.dx.data[i])).toBe(true);
+        for (let i = 0; i < dy.data.length; i++) dy.data[i] = -dy.data[i];
+        before = await conv2dBackward(x, w, dy, g);
+        expect(before.dw.data.every((v, i) => v === grads.dw.data[i] * -1)).toBe(true);
+        expect(before.dx.data.every((v, i) => v === -grads.dx.data[i])).toBe(true);
       }
       w.data[4] += 1; // and w: the centre tap of output channel 0, which y[0] reads (x[0, 0] times it)
       const y = (await conv2d(x, w, undefined, g)).data;

@@ -90,7 +90,7 @@ const keyOf = (direction: string, g: Conv2dGeometry) => () => `${direction} ${JS
 
 const macsOf = (g: Conv2dGeometry) => g.forwardFlops / 2;
 
-/** Numbers the forward GEMM jobs, so each thread copies a job's x and w into its wasm memory once, not per chunk. */
+/** Numbers the GEMM jobs, so each thread copies a job's inputs into its wasm memory once, not per chunk. */
 let calls = 0;
 
 function allFinite(a: Float32Array): boolean {
@@ -207,7 +207,7 @@ export function conv2dBackward(x: Tensor, w: Tensor, dy: Tensor, g: Conv2dGeomet
     for (let k = 1; k < parts; k++) for (let i = 0; i < partLength; i++) dU[i] += dU[k * partLength + i];
     filtersFromGrad(dU, g.outChannels, g.inChannels, dw);
   } else {
-    s.run({ kind: 'gemmBackward', x: xs, w: ws, dy: dys, dx, dw, g }, Math.min(4, g.inChannels / g.groups));
+    s.run({ kind: 'gemmBackward', x: xs, w: ws, dy: dys, dx, dw, g, call: ++calls }, Math.min(4, g.inChannels / g.groups));
   }
   const grads = {
     dx: { shape: [...x.shape], data: s.result(dx) },
