@@ -4,9 +4,11 @@
 // Runtime's short calls are dominated by page faults. GLIBC_TUNABLES only takes effect at process
 // start, hence the child. A value already in the environment is kept.
 //
-// In a checkout, CONVBENCH_FROM_SOURCE=1 runs the TypeScript sources under tsx instead (the tests
-// do, so they never run a stale build), and `--script <file.ts>` runs another TypeScript entry
-// point that way (the repo's own scripts).
+// In a checkout, CONVBENCH_FROM_SOURCE=1 runs the TypeScript sources under tsx instead, and
+// `--script <file.ts>` runs another TypeScript entry point that way (the repo's own scripts).
+// CONVBENCH_BUILD_DIR=<folder> runs the build in that folder (its harness/cli.js) instead of dist/:
+// the tests set it to the build of the sources they make for each run (harness/build.test-support.ts),
+// so they never run a stale dist/ and no process of theirs transpiles the sources again under tsx.
 //
 // The harness runs in a process group of its own; a signal to this wrapper is passed to that
 // group, and the harness ends its kernel hosts (each in a group of its own) and itself when this
@@ -26,7 +28,8 @@ if (args[0] === '--script' && args.length < 2) {
 }
 const script = args[0] === '--script' ? args.splice(0, 2)[1] : undefined;
 const fromSource = script !== undefined || process.env.CONVBENCH_FROM_SOURCE === '1';
-const entry = script ?? (fromSource ? join(root, 'harness', 'cli.ts') : join(root, 'dist', 'harness', 'cli.js'));
+const build = process.env.CONVBENCH_BUILD_DIR || join(root, 'dist');
+const entry = script ?? (fromSource ? join(root, 'harness', 'cli.ts') : join(build, 'harness', 'cli.js'));
 if (!existsSync(entry)) {
   console.error(script !== undefined ? `convbench: --script ${script}: no such file`
     : fromSource ? `convbench: ${entry} is missing: CONVBENCH_FROM_SOURCE=1 needs a checkout with the sources`

@@ -57,7 +57,10 @@ describe('a kernel that never returns', () => {
 
   it('SIGTERM to bin/convbench.js ends the harness and every kernel host', async () => {
     const marker = `loops-${Date.now()}`;
-    const child = spawn(process.execPath, ['bin/convbench.js', 'run', ...base, '--time-limit', '600', '--impl', fixture('loops'), '--report', marker], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // isolation.test.ts may be running the same fixture in hosts of its own meanwhile: this run's
+    // processes are the ones with the marker in their environment.
+    const mine = `CONVBENCH_TEST_RUN=${marker}`;
+    const child = spawn(process.execPath, ['bin/convbench.js', 'run', ...base, '--time-limit', '600', '--impl', fixture('loops'), '--report', marker], { env: { ...process.env, CI: 'true', CONVBENCH_TEST_RUN: marker }, stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
     await new Promise<void>((resolve) => {
       const look = (b: Buffer) => { seen += b.toString(); if (seen.includes('oracles: reference64')) resolve(); };
@@ -66,12 +69,12 @@ describe('a kernel that never returns', () => {
     });
     // The host is computing its infinite loop.
     await new Promise((r) => setTimeout(r, 1500));
-    expect(processesWith('hostile/loops.ts').length).toBeGreaterThan(0);
+    expect(processesWith('hostile/loops.ts', mine).length).toBeGreaterThan(0);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
     await new Promise((r) => setTimeout(r, 500));
-    expect(processesWith('hostile/loops.ts')).toEqual([]);
+    expect(processesWith('hostile/loops.ts', mine)).toEqual([]);
     expect(existsSync(join(dir, `${marker}.json`))).toBe(false);
   });
 });

@@ -38,6 +38,17 @@ async function host(fixture: string, limits = LIMITS): Promise<RemoteImplementat
   return impl;
 }
 afterAll(async () => { await Promise.all(started.map((i) => i.close())); });
+/**
+ * One host for the tests of a fixture that keeps serving after each of them (a failed contract or a
+ * thrown value does not end it): each test's calls are its own; the host's start (about 0.8 s of
+ * CPU under tsx) is paid once.
+ */
+const shared = new Map<string, Promise<RemoteImplementation>>();
+function sharedHost(fixture: string): Promise<RemoteImplementation> {
+  let impl = shared.get(fixture);
+  if (!impl) { impl = host(fixture); shared.set(fixture, impl); }
+  return impl;
+}
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -124,19 +135,19 @@ describe('a host that ends', () => {
 
 describe('thrown values of any kind', () => {
   it('an object with no prototype is described, not thrown again', async () => {
-    const impl = await host('throws-oddly');
+    const impl = await sharedHost('throws-oddly');
     expect(await check(impl, conv, 'forward')).toMatchObject({ state: 'errored', error: 'threw an object with no prototype' });
   });
 
   it('a Proxy whose every trap throws is described', async () => {
-    const impl = await host('throws-oddly');
+    const impl = await sharedHost('throws-oddly');
     const r = await check(impl, pool, 'forward');
     expect(r.state).toBe('errored');
     if (r.state === 'errored') expect(r.error).toMatch(/^threw /);
   });
 
   it("an Error keeps the kernel's first stack frames", async () => {
-    const impl = await host('throws-oddly');
+    const impl = await sharedHost('throws-oddly');
     const r = await check(impl, avg, 'forward');
     expect(r).toMatchObject({ state: 'errored', error: 'RangeError: index 99 out of range' });
     if (r.state !== 'errored') return;
@@ -147,7 +158,7 @@ describe('thrown values of any kind', () => {
 
 describe('the call contract', () => {
   it('a write into x fails that kernel, naming the tensor and the first changed element', async () => {
-    const impl = await host('writes-input');
+    const impl = await sharedHost('writes-input');
     const r = await check(impl, conv, 'forward');
     expect(r.state).toBe('failed');
     const message = describeFailure(r);
@@ -156,13 +167,13 @@ describe('the call contract', () => {
   });
 
   it('a write into dy is caught in the backward', async () => {
-    const impl = await host('writes-input');
+    const impl = await sharedHost('writes-input');
     expect(describeFailure(await check(impl, conv, 'backward'))).toMatch(/the kernel wrote into its input dy: dy\(0, 0, 0, 0\)/);
   });
 
   it("what a kernel wrote never reaches the harness's copy of the case", async () => {
     const before = conv.x.data.slice();
-    const impl = await host('writes-input');
+    const impl = await sharedHost('writes-input');
     await check(impl, conv, 'forward');
     expect(conv.x.data).toEqual(before);
     // A correct kernel run after it on the same case passes.
@@ -195,18 +206,18 @@ describe('the call contract', () => {
   });
 
   it('a claimed shape of 10^12 elements over 4 values is checked against the data before anything reads it', async () => {
-    const impl = await host('lies-about-shape');
+    const impl = await sharedHost('lies-about-shape');
     const message = describeFailure(await check(impl, conv, 'forward'));
     expect(message).toContain('y claims shape [1000000, 1000000, 1, 1] (1000000000000 elements) but holds 4 values (expected [2, 5, 4, 4])');
   });
 
   it('an NHWC output in the NCHW shape fails, and the message gives the shape in NHWC', async () => {
-    const impl = await host('lies-about-shape');
+    const impl = await sharedHost('lies-about-shape');
     expect(describeFailure(await check(impl, pool, 'forward'))).toContain('y has shape [2, 3, 3, 2], expected [2, 3, 2, 3]');
   });
 
   it('an output that is its input fails as aliasing', async () => {
-    const impl = await host('lies-about-shape');
+    const impl = await sharedHost('lies-about-shape');
     expect(describeFailure(await check(impl, pool, 'backward'))).toContain('dx vs the call contract: dx shares its buffer with input x');
   });
 
