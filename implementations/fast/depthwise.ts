@@ -24,7 +24,8 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
   g: Conv2dGeometry, c0: number, c1: number): void {
   const mult = g.outChannels / g.inChannels, taps = g.kernelHeight * g.kernelWidth, C = c1 - c0;
   const HW = g.inHeight * g.inWidth, OHW = g.outHeight * g.outWidth;
-  const chunk = Math.max(1, Math.min(C, Math.floor(CHUNK / Math.max(HW, 1))));
+  // Planes per call: input channels of one image, or images of a single-channel conv (below).
+  const chunk = Math.max(1, Math.min(g.inChannels === 1 ? g.batch : C, Math.floor(CHUNK / Math.max(HW, 1))));
   s.reset();
   const xp = s.alloc(4 * chunk * HW), wp = s.alloc(4 * C * mult * taps), bp = s.alloc(4 * C * mult);
   const yp = s.alloc(4 * chunk * mult * OHW), plane = s.alloc(planeBytes(g));
@@ -32,11 +33,22 @@ function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float3
   f.set(w.subarray(c0 * mult * taps, c1 * mult * taps), wp >>> 2);
   if (bias) f.set(bias.subarray(c0 * mult, c1 * mult), bp >>> 2);
   simdGeometry(s, g, plane);
+  if (g.inChannels === 1) {
+    // A single-channel conv: its images are consecutive planes with the same filters, so several
+    // go in one call (16 calls of one image each cost 12% more on LeNet c1).
+    for (let n = 0; n < g.batch; n += chunk) {
+      const count = Math.min(chunk, g.batch - n);
+      f.set(x.subarray(n * HW, (n + count) * HW), xp >>> 2);
+      s.dwForward(xp, count, mult, wp, bp, bias ? 1 : 0, yp, plane, 1);
+      y.set(f.subarray(yp >>> 2, (yp >>> 2) + count * mult * OHW), n * mult * OHW);
+    }
+    return;
+  }
   for (let n = 0; n < g.batch; n++)
     for (let c = c0; c < c1; c += chunk) {
       const count = Math.min(chunk, c1 - c), from = (n * g.inChannels + c) * HW, k = c - c0;
       f.set(x.subarray(from, from + count * HW), xp >>> 2);
-      s.dwForward(xp, count, mult, wp + 4 * k * mult * taps, bp + 4 * k * mult, bias ? 1 : 0, yp, plane);
+      s.dwForward(xp, count, mult, wp + 4 * k * mult * taps, bp + 4 * k * mult, bias ? 1 : 0, yp, plane, 0);
       y.set(f.subarray(yp >>> 2, (yp >>> 2) + count * mult * OHW), (n * g.outChannels + c * mult) * OHW);
     }
 }

@@ -1,6 +1,6 @@
 // Both cores: the main thread runs part 0 of a job while one helper worker runs part 1; the main
 // thread then blocks on a shared flag (Atomics.wait), which costs microseconds where a message
-// round trip costs tens of them. The helper starts lazily on the first threaded job, is unref'd
+// round trip costs tens of them. The helper starts when conv2d.ts is loaded, is unref'd
 // (it never keeps the process alive) and is loaded from worker.ts under a TypeScript loader or
 // worker.js in the build, by the extension this module itself has.
 import { createRequire } from 'node:module';

@@ -20,7 +20,8 @@ export interface SimdGemm {
   /** Depthwise conv with stride-1 columns, see asm/depthwise.as. */
   dwGeometry(h: number, w: number, pt: number, pl: number, pb: number, pr: number, kh: number, kw: number, sh: number,
     dh: number, dw: number, oh: number, ow: number, plane: number): void;
-  dwForward(x: number, channels: number, mult: number, w: number, b: number, hasBias: number, y: number, plane: number): void;
+  dwForward(x: number, channels: number, mult: number, w: number, b: number, hasBias: number, y: number, plane: number,
+    shared: number): void;
   dwBackward(x: number, channels: number, mult: number, w: number, dy: number, dx: number, dwAcc: number, plane: number,
     q: number): void;
   /** Max-pool forward with column stride 1 or 2, see asm/maxpool.as. */

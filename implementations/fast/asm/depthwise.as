@@ -42,16 +42,18 @@ export function dwGeometry(h: i32, w: i32, pt: i32, pl: i32, pb: i32, pr: i32, k
 /**
  * y of `channels` input planes at x (dense, H x W each) and their `mult` output planes each, into
  * y (dense, OH x OW each); weights at w ([channels * mult][kH * kW]), bias at b when hasBias.
+ * With `shared`, every plane takes the first `mult` filters and biases (the planes are the images
+ * of a single-channel conv).
  */
-export function dwForward(x: usize, channels: i32, mult: i32, w: usize, b: usize, hasBias: bool, y: usize, plane: usize): void {
+export function dwForward(x: usize, channels: i32, mult: i32, w: usize, b: usize, hasBias: bool, y: usize, plane: usize, shared: bool): void {
   const taps = kH * kW, pwb = <usize>pw << 2;
   const three = kH == 3 && kW == 3;
   for (let c = 0; c < channels; c++) {
     padIn(x + (<usize>(c * H * W) << 2), plane);
     for (let k = 0; k < mult; k++) {
-      const o = c * mult + k;
-      const wo = w + (<usize>(o * taps) << 2);
-      const bv = f32x4.splat(hasBias ? ld(b + (<usize>o << 2)) : 0);
+      const o = c * mult + k, f = shared ? k : o;
+      const wo = w + (<usize>(f * taps) << 2);
+      const bv = f32x4.splat(hasBias ? ld(b + (<usize>f << 2)) : 0);
       let out = y + (<usize>(o * OH * OW) << 2);
       if (three) {
         const d = <usize>dW << 2, rd = <usize>(dH * pw) << 2;
