@@ -54,9 +54,10 @@ const localArena = new Arena(false);
  * Whether threads pay is measured, per geometry and direction: the first calls alternate between
  * one thread and two (once the helper has loaded), then whichever had the better best-of-three
  * time is kept. The first call each way is a warm-up and not counted: the helper's first jobs run
- * its WebAssembly before V8 has optimised it (measured 2-3x slower in the kernel host, which made
- * the trial keep one thread where two were 1.7x faster). On a machine whose cores are busy with
- * other work a second thread can lose.
+ * its WebAssembly before V8 has optimised it (in the kernel host the first threaded calls of the
+ * ResNet 3x3 forward took 34-43 ms against 13-17 ms on one thread, and the trial kept one thread;
+ * warm, two threads measured 1.5-1.8x faster on a quiet machine). On a machine whose cores are busy
+ * with other work a second thread can lose.
  */
 const TRIALS = 3;
 interface Trial { single: number[]; shared: number[] }
