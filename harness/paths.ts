@@ -25,12 +25,21 @@ function versionOf(file: string): string {
 /** The case files that ship with the package: the default when no --cases is given. */
 export const BUNDLED_CASES = join(PACKAGE_ROOT, 'cases');
 
+/**
+ * A build of these sources for the processes a source run starts (kernel hosts, timing and gate
+ * processes): the tests make one per run and name it in CONVBENCH_BUILD_DIR
+ * (harness/build.test-support.ts), and a host starts in plain Node in a third of the time it takes
+ * under tsx. Ignored by the build itself, which starts its own modules.
+ */
+const CHILD_BUILD = FROM_SOURCE ? process.env.CONVBENCH_BUILD_DIR || undefined : undefined;
+
 /** A module of the package by its path from the root of the sources ('harness/cli'), without extension. */
 export function ownModule(path: string): string {
+  if (CHILD_BUILD !== undefined) return join(CHILD_BUILD, `${path}.js`);
   return fileURLToPath(new URL(`../${path}${EXT}`, import.meta.url));
 }
 
-/** Node flags that let a child process run a module that ownModule names: tsx for the sources, none for the build. */
+/** Node flags that let a child process run a module that ownModule names: tsx for the sources, none for a build. */
 export function ownLoaderFlags(): string[] {
-  return FROM_SOURCE ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
+  return FROM_SOURCE && CHILD_BUILD === undefined ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
 }

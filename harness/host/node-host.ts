@@ -61,10 +61,11 @@ async function load(spec: string): Promise<Implementation> {
   } catch (e) {
     throw new LoadError(`cannot import: ${describeThrown(e).message.split('\n')[0]}`);
   }
-  // A module compiled as CommonJS (a .ts outside a "type": "module" package) arrives wrapped once more.
+  // A module compiled as CommonJS (a .ts outside a "type": "module" package) arrives wrapped once
+  // more: the inner object is the kernel, and what is wrong with it is what the error names.
   const value = isRecord(mod) ? mod.default : undefined;
-  const inner = isRecord(value) && !isImplementation(value) ? value.default : undefined;
-  const impl = isImplementation(inner) ? inner : value;
+  const inner = isRecord(value) && !isImplementation(value) && isRecord(value.default) ? value.default : undefined;
+  const impl = inner ?? value;
   if (!isImplementation(impl)) throw new LoadError(`not an implementation: ${implementationProblem(impl)}`);
   return impl;
 }
