@@ -9,7 +9,7 @@
 import { avgPoolDivisor, type Pool2dGeometry, poolOutputShape } from '../../harness/geometry.ts';
 import type { Tensor } from '../../harness/tensor.ts';
 import { grownFloat32, grownFloat64, type PaddedPlane, paddedPlane, tapOffsets } from './poolplane.ts';
-import { simd, type SimdGemm } from './wasm.ts';
+import { planesPerCall, simd, type SimdGemm } from './wasm.ts';
 
 let padded: Float32Array = new Float32Array(0);
 let taps: Int32Array = new Int32Array(0);
@@ -94,14 +94,11 @@ function averageWindows(src: Float32Array, offset: number, g: Pool2dGeometry, wi
   }
 }
 
-/** Floats of x per wasm call (whole planes, at least one), as in maxpool2d.ts. */
-const SIMD_CHUNK = 1 << 15;
-
 /** The forward on asm/avgpool.as into y. */
 function simdAvgPool(s: SimdGemm, x: Float32Array, y: Float32Array, g: Pool2dGeometry): void {
   const plane = paddedPlane(g);
   const planes = g.batch * g.channels, inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth;
-  const chunk = Math.max(1, Math.min(planes, Math.floor(SIMD_CHUNK / Math.max(inPlane, 1))));
+  const chunk = planesPerCall(planes, inPlane);
   const OWp = Math.ceil(g.outWidth / 4) * 4;
   s.reset();
   const xp = s.alloc(4 * chunk * inPlane), yp = s.alloc(4 * chunk * outPlane);
@@ -110,7 +107,7 @@ function simdAvgPool(s: SimdGemm, x: Float32Array, y: Float32Array, g: Pool2dGeo
   f.fill(1, div >>> 2, (div >>> 2) + g.outHeight * OWp);
   eachDivisor(g, (oy, ox, d) => { f[(div >>> 2) + oy * OWp + ox] = d; });
   s.apGeometry(g.inHeight, g.inWidth, g.padTop, g.padLeft, plane.width, plane.height, g.kernelHeight, g.kernelWidth,
-    g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.outHeight, g.outWidth, row);
+    g.strideHeight, g.strideWidth, g.dilationHeight, g.dilationWidth, g.outHeight, g.outWidth, row, isWholePlane(g) ? 1 : 0);
   for (let p0 = 0; p0 < planes; p0 += chunk) {
     const count = Math.min(chunk, planes - p0);
     f.set(x.subarray(p0 * inPlane, (p0 + count) * inPlane), xp >>> 2);

@@ -5,7 +5,7 @@
 // columns, the float32 SIMD kernels of asm/depthwise.as do it (f32x4 across output columns, the
 // weights as splats); otherwise the loops below, whose sums are float64, rounded once.
 import type { Conv2dGeometry } from '../../harness/geometry.ts';
-import { simd, type SimdGemm } from './wasm.ts';
+import { planesPerCall, simd, type SimdGemm } from './wasm.ts';
 
 const simdShape = (g: Conv2dGeometry) => g.strideWidth === 1;
 
@@ -17,15 +17,12 @@ function simdGeometry(s: SimdGemm, g: Conv2dGeometry, plane: number): void {
 const planeBytes = (g: Conv2dGeometry) =>
   4 * ((g.inWidth + g.padLeft + g.padRight) * (g.inHeight + g.padTop + g.padBottom) + 16);
 
-/** Floats of x per wasm call (whole planes, at least one): a chunk copied in is still in cache when read. */
-const CHUNK = 1 << 15;
-
 function simdForward(s: SimdGemm, x: Float32Array, w: Float32Array, bias: Float32Array | undefined, y: Float32Array,
   g: Conv2dGeometry, c0: number, c1: number): void {
   const mult = g.outChannels / g.inChannels, taps = g.kernelHeight * g.kernelWidth, C = c1 - c0;
   const HW = g.inHeight * g.inWidth, OHW = g.outHeight * g.outWidth;
   // Planes per call: input channels of one image, or images of a single-channel conv (below).
-  const chunk = Math.max(1, Math.min(g.inChannels === 1 ? g.batch : C, Math.floor(CHUNK / Math.max(HW, 1))));
+  const chunk = planesPerCall(g.inChannels === 1 ? g.batch : C, HW);
   s.reset();
   const xp = s.alloc(4 * chunk * HW), wp = s.alloc(4 * C * mult * taps), bp = s.alloc(4 * C * mult);
   const yp = s.alloc(4 * chunk * mult * OHW), plane = s.alloc(planeBytes(g));
@@ -58,7 +55,7 @@ function simdBackward(s: SimdGemm, x: Float32Array, w: Float32Array, dy: Float32
   g: Conv2dGeometry, c0: number, c1: number): void {
   const mult = g.outChannels / g.inChannels, taps = g.kernelHeight * g.kernelWidth, C = c1 - c0;
   const HW = g.inHeight * g.inWidth, OHW = g.outHeight * g.outWidth;
-  const chunk = Math.max(1, Math.min(C, Math.floor(CHUNK / Math.max(HW, 1))));
+  const chunk = planesPerCall(C, HW);
   s.reset();
   const xp = s.alloc(4 * chunk * HW), wp = s.alloc(4 * C * mult * taps), dyp = s.alloc(4 * chunk * mult * OHW);
   const dxp = s.alloc(4 * chunk * HW), accp = s.alloc(8 * C * mult * taps);

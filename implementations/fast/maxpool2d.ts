@@ -12,7 +12,7 @@
 import { type Pool2dGeometry, poolOutputShape } from '../../harness/geometry.ts';
 import type { Tensor } from '../../harness/tensor.ts';
 import { bitsOf, grownInt32, type PaddedPlane, paddedPlane, tapOffsets } from './poolplane.ts';
-import { simd, type SimdGemm } from './wasm.ts';
+import { planesPerCall, simd, type SimdGemm } from './wasm.ts';
 
 const ABS = 0x7fffffff;
 const INF = 0x7f800000;
@@ -110,13 +110,10 @@ function windowsOf(g: Pool2dGeometry): typeof maxWindows {
   return maxWindows;
 }
 
-/** Floats of x per wasm call (whole planes, at least one): a chunk copied in is still in cache when read, and the module's memory stays small. */
-const SIMD_CHUNK = 1 << 15;
-
 /** The forward on asm/maxpool.as into y; returns the planes it left out (a NaN to skip). */
 function simdMaxPool(s: SimdGemm, x: Float32Array, y: Float32Array, g: Pool2dGeometry, plane: PaddedPlane): number[] {
   const planes = g.batch * g.channels, inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth;
-  const chunk = Math.max(1, Math.min(planes, Math.floor(SIMD_CHUNK / Math.max(inPlane, 1))));
+  const chunk = planesPerCall(planes, inPlane);
   const OWp = Math.ceil(g.outWidth / 4) * 4;
   s.reset();
   const xp = s.alloc(4 * chunk * inPlane), yp = s.alloc(4 * chunk * outPlane), flags = s.alloc(4 * chunk);

@@ -30,7 +30,7 @@ export interface SimdGemm {
   mpForward(x: number, planes: number, y: number, row: number, hb: number, nanFlags: number, propagate: number): void;
   /** Average-pool forward with column stride 1 or 2, see asm/avgpool.as. */
   apGeometry(h: number, w: number, pt: number, pl: number, pw: number, ph: number, kh: number, kw: number, sh: number,
-    sw: number, dh: number, dw: number, oh: number, ow: number, row: number): void;
+    sw: number, dh: number, dw: number, oh: number, ow: number, row: number, wholePlane: number): void;
   apForward(x: number, planes: number, y: number, row: number, hb: number, div: number): void;
   /** Columns per B panel (the im2col flags are per panel). */
   readonly NR: number;
@@ -45,6 +45,15 @@ export interface SimdGemm {
   /** Scratch for the packed A and B panels of one gemm call. */
   readonly packedABytes: number;
   readonly packedBBytes: number;
+}
+
+/**
+ * Whole planes per call of a kernel that copies x into the module's memory a chunk at a time (at
+ * least one, at most `planes`): 32K floats, so a chunk copied in is still in cache when read and
+ * the memory stays small.
+ */
+export function planesPerCall(planes: number, planeFloats: number): number {
+  return Math.max(1, Math.min(planes, Math.floor((1 << 15) / Math.max(planeFloats, 1))));
 }
 
 /** A tiny module using one v128 instruction (i32x4.splat in a function body). */

@@ -26,12 +26,15 @@ let H: i32 = 0, W: i32 = 0, padT: i32 = 0, padL: i32 = 0, pw: i32 = 0, ph: i32 =
 let kH: i32 = 0, kW: i32 = 0, sH: i32 = 0, sW: i32 = 0, dH: i32 = 0, dW: i32 = 0, OH: i32 = 0, OW: i32 = 0, OWp: i32 = 0;
 let whole: bool = false;
 
-/** The geometry of the calls that follow (pw, ph: the padded plane's width and height). */
+/**
+ * The geometry of the calls that follow (pw, ph: the padded plane's width and height; wholePlane:
+ * the one window is the whole plane, ../avgpool2d.ts isWholePlane).
+ */
 export function apGeometry(h: i32, w: i32, pt: i32, pl: i32, pW: i32, pH: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32,
-  oh: i32, ow: i32, row: usize): void {
+  oh: i32, ow: i32, row: usize, wholePlane: bool): void {
   H = h; W = w; padT = pt; padL = pl; pw = pW; ph = pH;
   kH = kh; kW = kw; sH = sh; sW = sw; dH = dh; dW = dw; OH = oh; OW = ow; OWp = (ow + 3) & ~3;
-  whole = oh == 1 && ow == 1 && pt == 0 && pl == 0 && kh == h && kw == w && pW == w && pH == h;
+  whole = wholePlane;
   const negZero = f32x4.splat(-0.0);
   for (let i = 0; i < pw + 32; i += 4) v128.store(row + (<usize>i << 2), negZero);
 }
